@@ -1,0 +1,1 @@
+"""The qconform harness: implementations, transports, cases, comparison, reports."""

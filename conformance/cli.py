@@ -1,0 +1,228 @@
+"""The `qconform` command: impls, run, report, serve, capture."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from conformance.errors import QconformError
+
+
+def _impl_paths(pairs: list[str]) -> dict[str, str]:
+    paths = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise QconformError(f"--impl-path wants NAME=PATH, got {pair!r}")
+        paths[name] = path
+    return paths
+
+
+def cmd_impls(args: argparse.Namespace) -> int:
+    from conformance.implementations import discover
+
+    found, missing = discover(_impl_paths(args.impl_path))
+    if args.json:
+        from conformance.results import implementation_record
+
+        doc = {"found": [implementation_record(i) for i in found], "missing": [m.__dict__ for m in missing]}
+        print(json.dumps(doc, indent=1))
+        return 0
+    for impl in found:
+        where = impl.binary or "(this process)"
+        print(f"{impl.name:18} {impl.version:10} {impl.backend:10} profile {impl.profile.name:5} {where}")
+    for gone in missing:
+        print(f"{gone.name:18} missing: {gone.reason}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from conformance.cases import load_cases
+    from conformance.divergences import load_divergences
+    from conformance.implementations import discover, select
+    from conformance.jsonfile import write_json
+    from conformance.process import install_cleanup_handlers
+    from conformance.report import render_markdown
+    from conformance.results import results_document
+    from conformance.runner import InstancePool, run_case
+
+    install_cleanup_handlers()
+    strict = args.strict or os.environ.get("CI") == "true"
+    found, missing = discover(_impl_paths(args.impl_path))
+    impls = select(args.impl, found, missing, strict=strict)
+    cases = load_cases([Path(p) for p in args.cases] if args.cases else None)
+    known = load_divergences()
+    for path in (args.output, args.report):
+        if path is not None:
+            _check_writable(Path(path))
+    for gone in missing:
+        if not args.impl or gone.name in args.impl:
+            print(f"skipping {gone.name}: {gone.reason}", file=sys.stderr)
+    started_iso = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    started = time.monotonic()
+    pool = InstancePool()
+    results = []
+    try:
+        for impl in impls:
+            for case in cases:
+                results.append(run_case(case, impl, pool, known))
+    finally:
+        pool.close()
+    absent = [m for m in missing if not args.impl or m.name in args.impl]
+    document = results_document(results, impls, absent, started_iso, time.monotonic() - started)
+    if args.output:
+        write_json(Path(args.output), document)
+    markdown = render_markdown(document)
+    if args.report:
+        Path(args.report).write_text(markdown, encoding="utf-8")
+    unexplained = [r for r in results if r.status in ("diverge", "crash", "timeout", "error") and not r.known]
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"{len(cases)} cases × {len(impls)} implementations: {summary}")
+    for r in unexplained:
+        print(f"FINDING {r.case} on {r.implementation}: {r.status}: {r.detail[:200]}")
+    if args.report:
+        print(f"report: {args.report}")
+    return 1 if unexplained or (strict and absent) else 0
+
+
+def _check_writable(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise QconformError(f"{path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise QconformError(f"{path}: not writable")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from conformance.report import render_markdown
+    from conformance.results import read_results
+
+    markdown = render_markdown(read_results(Path(args.results)))
+    if args.output:
+        _check_writable(Path(args.output))
+        Path(args.output).write_text(markdown, encoding="utf-8")
+    else:
+        sys.stdout.write(markdown)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from conformance.implementations import INTROSPECTION_DIR
+    from conformance.snapshots import model_from_file
+    from reference.profiles import UnknownProfile, get_profile
+    from reference.server.qmp_server import serve_forever
+
+    try:
+        profile = get_profile(args.profile)
+    except UnknownProfile as err:
+        raise QconformError(str(err)) from None
+    snapshot = Path(args.snapshot) if args.snapshot else INTROSPECTION_DIR / "qsd-7.2.json"
+    model = model_from_file(snapshot, profile, exact_identity=True, real_clock=True)
+    socket_path = Path(args.socket)
+    if not socket_path.parent.is_dir():
+        raise QconformError(f"{socket_path}: folder {socket_path.parent} does not exist")
+    try:
+        serve_forever(model, socket_path)
+    except KeyboardInterrupt:
+        pass
+    except OSError as err:
+        raise QconformError(f"{socket_path}: cannot serve: {err.strerror}") from None
+    return 0
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from conformance.capture import capture
+    from conformance.implementations import discover, select
+    from conformance.jsonfile import write_json
+    from conformance.process import StartError, install_cleanup_handlers
+
+    install_cleanup_handlers()
+    _check_writable(Path(args.output))
+    found, missing = discover(_impl_paths(args.impl_path))
+    (impl,) = select([args.impl], found, missing, strict=True)
+    try:
+        snapshot = capture(impl)
+    except (StartError, TimeoutError, OSError) as err:
+        raise QconformError(f"capture from {impl.name} failed: {err}") from None
+    write_json(Path(args.output), snapshot)
+    print(f"{args.output}: {impl.name} {impl.version}, {len(snapshot['query-qmp-schema'])} schema entries")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qconform", description="Conformance suite for QEMU's QMP, block graph and NBD."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def impl_path(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--impl-path",
+            action="append",
+            default=[],
+            metavar="NAME=PATH",
+            help="use this binary for implementation NAME (a vendor's build)",
+        )
+
+    p = sub.add_parser("impls", help="list the implementations found, and why any is missing")
+    impl_path(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_impls)
+
+    p = sub.add_parser("run", help="run the conformance cases and write results and a report")
+    impl_path(p)
+    p.add_argument(
+        "--impl", action="append", default=[], metavar="NAME", help="repeatable; default: all found"
+    )
+    p.add_argument("--cases", nargs="+", metavar="FILE", help="case files (default: fixtures/qmp/*.json)")
+    p.add_argument("-o", "--output", metavar="FILE", help="results JSON")
+    p.add_argument("--report", metavar="FILE", help="Markdown report")
+    p.add_argument(
+        "--strict", action="store_true", help="a missing implementation fails the run (default under CI=true)"
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="render a results JSON file as Markdown")
+    p.add_argument("results")
+    p.add_argument("-o", "--output", metavar="FILE")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("serve", help="serve the reference on a socket")
+    serve = p.add_subparsers(dest="protocol", required=True)
+    q = serve.add_parser("qmp", help="the reference QMP monitor on a unix socket")
+    q.add_argument("--socket", required=True, metavar="PATH")
+    q.add_argument("--profile", default="7.2")
+    q.add_argument("--snapshot", metavar="FILE", help="present this captured identity and schema")
+    q.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("capture", help="record a real binary's greeting, version, commands and schema")
+    impl_path(p)
+    p.add_argument("--impl", required=True, metavar="NAME")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.set_defaults(func=cmd_capture)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except QconformError as err:
+        print(f"qconform: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qconform: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

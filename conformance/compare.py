@@ -1,0 +1,121 @@
+"""Comparing what an implementation wrote with what was expected.
+
+Lines are compared as ordered JSON (member order matters: QEMU's order is part
+of its answer) with numbers kept as their literal text. A prediction without
+wildcards must also match byte for byte, so escapes and spacing count too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reference.qobject.json_writer import to_json
+
+from reference.qobject.patterns import Wildcard
+from reference.qobject.values import QDict, QNull, QObject
+
+
+@dataclass(frozen=True)
+class Num:
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Obj:
+    pairs: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class RawLine:
+    """An observed line that is not JSON."""
+
+    text: str
+
+
+def _obj(pairs: list[tuple[str, Any]]) -> Obj:
+    return Obj(tuple(pairs))
+
+
+def parse_line(line: bytes) -> Any:
+    text = line.decode("utf-8", "replace")
+    try:
+        return json.loads(text, object_pairs_hook=_obj, parse_int=Num, parse_float=Num, parse_constant=Num)
+    except json.JSONDecodeError:
+        return RawLine(text)
+
+
+def from_qobject(value: QObject) -> Any:
+    if isinstance(value, QDict):
+        return Obj(tuple((k, from_qobject(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return [from_qobject(v) for v in value]
+    if isinstance(value, QNull):
+        return None
+    if isinstance(value, (bool, str, Wildcard)):
+        return value
+    return Num(to_json(value))
+
+
+def from_fixture(value: Any) -> Any:
+    """A fixture's JSON value (parsed keeping order) in comparable form."""
+    if isinstance(value, dict):
+        return Obj(tuple((k, from_fixture(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return [from_fixture(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    return Num(json.dumps(value))
+
+
+def has_wildcard(value: QObject) -> bool:
+    if isinstance(value, Wildcard):
+        return True
+    if isinstance(value, QDict):
+        return any(has_wildcard(v) for _, v in value.items())
+    if isinstance(value, list):
+        return any(has_wildcard(v) for v in value)
+    return False
+
+
+def matches(expected: Any, observed: Any) -> bool:
+    if isinstance(expected, Wildcard):
+        if expected.kind == "int":
+            return isinstance(observed, Num) and observed.text.lstrip("-").isdigit()
+        return isinstance(observed, str)
+    if isinstance(expected, Obj):
+        return (
+            isinstance(observed, Obj)
+            and [k for k, _ in expected.pairs] == [k for k, _ in observed.pairs]
+            and all(matches(e, o) for (_, e), (_, o) in zip(expected.pairs, observed.pairs, strict=True))
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(observed, list)
+            and len(expected) == len(observed)
+            and all(matches(e, o) for e, o in zip(expected, observed, strict=True))
+        )
+    return type(expected) is type(observed) and expected == observed
+
+
+def qobject_matches_line(expected: QObject, line: bytes) -> bool:
+    if not has_wildcard(expected):
+        return line.rstrip(b"\n").rstrip(b"\r") == to_json(expected).encode("utf-8")
+    return matches(from_qobject(expected), parse_line(line))
+
+
+def first_difference(expected: Sequence[Any], observed: Sequence[bytes], describe: Any) -> str | None:
+    """None if the lines agree, else a sentence about the first disagreement."""
+    for index, line in enumerate(observed):
+        if index >= len(expected):
+            return f"line {index + 1}: unexpected extra line {line.decode('utf-8', 'replace').rstrip()}"
+        if not describe(expected[index], line):
+            return f"line {index + 1}: got {line.decode('utf-8', 'replace').rstrip()}"
+    if len(observed) < len(expected):
+        return f"line {len(observed) + 1}: missing (expected {len(expected)} lines, got {len(observed)})"
+    return None

@@ -1,0 +1,236 @@
+"""The implementations under test: what they are, how to start them, why one is missing.
+
+An Implementation is name + version + how to start + how to connect. Backends
+(host process, in-process; later network namespace and container) differ only
+in launch().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from conformance.errors import QconformError
+from conformance.process import ManagedProcess, StartError, socket_dir
+from conformance.transport import RawQmpStream
+from reference.profiles import DEFAULT_PROFILE, Flavour, Profile, get_profile, profile_for_version
+
+REPO = Path(__file__).resolve().parent.parent
+INTROSPECTION_DIR = REPO / "fixtures" / "introspection"
+
+
+class QmpStream(Protocol):
+    def send(self, data: bytes) -> None: ...
+    def read_line(self, timeout: float | None = None) -> bytes | None: ...
+    def close(self) -> None: ...
+
+
+class Instance(Protocol):
+    """A running implementation."""
+
+    def connect(self) -> QmpStream: ...
+    def alive(self) -> bool: ...
+    def crash_report(self) -> str | None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Implementation:
+    name: str
+    flavour: Flavour
+    profile: Profile
+    version: str
+    backend: str
+    launch: Callable[[], Instance] = field(compare=False, repr=False)
+    binary: str | None = None
+    # True when the oracle may predict this build's exact version (the reference).
+    exact_identity: bool = False
+
+    @property
+    def snapshot_path(self) -> Path:
+        return INTROSPECTION_DIR / f"{self.flavour.value}-{self.profile.name}.json"
+
+
+@dataclass(frozen=True)
+class Missing:
+    name: str
+    reason: str
+
+
+class ProcessInstance:
+    """A QMP server process listening on a unix socket."""
+
+    def __init__(self, name: str, argv_for: Callable[[Path], list[str]], read_timeout: float) -> None:
+        self.socket = socket_dir() / "qmp.sock"
+        self.read_timeout = read_timeout
+        self.process = ManagedProcess(argv_for(self.socket), name=name, ready=self.socket.exists)
+        self.process.start()
+
+    def connect(self) -> QmpStream:
+        return RawQmpStream(self.socket, timeout=self.read_timeout)
+
+    def alive(self) -> bool:
+        return self.process.alive()
+
+    def crash_report(self) -> str | None:
+        return self.process.crash_report()
+
+    def stop(self) -> None:
+        self.process.stop()
+        self.socket.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.socket.parent.rmdir()
+
+
+def qsd_argv(binary: str) -> Callable[[Path], list[str]]:
+    def argv(sock: Path) -> list[str]:
+        return [
+            binary,
+            "--chardev", f"socket,path={sock},server=on,wait=off,id=qcf0",
+            "--monitor", "chardev=qcf0",
+        ]  # fmt: skip
+
+    return argv
+
+
+def qemu_system_argv(binary: str) -> Callable[[Path], list[str]]:
+    def argv(sock: Path) -> list[str]:
+        return [
+            binary, "-M", "none", "-nodefaults", "-no-user-config", "-display", "none",
+            "-qmp", f"unix:{sock},server=on,wait=off",
+        ]  # fmt: skip
+
+    return argv
+
+
+def reference_server_argv(sock: Path) -> list[str]:
+    return [sys.executable, "-m", "conformance.cli", "serve", "qmp", "--socket", str(sock)]
+
+
+VERSION_RE = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
+
+
+def probe_version(binary: str) -> tuple[int, int, int]:
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise QconformError(f"{binary}: cannot run --version: {err}") from None
+    match = VERSION_RE.search(out)
+    if not match:
+        raise QconformError(f"{binary}: --version printed no version: {out.strip()[:80]!r}")
+    major, minor, micro = (int(g) for g in match.groups())
+    return major, minor, micro
+
+
+@dataclass(frozen=True)
+class HostBinary:
+    name: str
+    program: str
+    flavour: Flavour
+    package: str
+    argv: Callable[[str], Callable[[Path], list[str]]]
+
+
+HOST_BINARIES = (
+    HostBinary("qsd", "qemu-storage-daemon", Flavour.STORAGE_DAEMON, "qemu-system-common", qsd_argv),
+    HostBinary("qemu-system", "qemu-system-x86_64", Flavour.SYSTEM, "qemu-system-x86", qemu_system_argv),
+)
+
+READ_TIMEOUT = 5.0
+
+
+def _host_implementation(spec: HostBinary, path: str | None) -> Implementation | Missing:
+    binary = path or shutil.which(spec.program)
+    if binary is None:
+        return Missing(spec.name, f"{spec.program} not found on PATH (Debian package {spec.package})")
+    if not Path(binary).is_file():
+        return Missing(spec.name, f"{binary}: no such file")
+    major, minor, micro = probe_version(binary)
+    profile = profile_for_version(major, minor) or get_profile(DEFAULT_PROFILE)
+    argv = spec.argv(binary)
+    return Implementation(
+        name=spec.name,
+        flavour=spec.flavour,
+        profile=profile,
+        version=f"{major}.{minor}.{micro}",
+        backend="host",
+        binary=binary,
+        launch=lambda: ProcessInstance(spec.name, argv, READ_TIMEOUT),
+    )
+
+
+def _launch_in_process() -> Instance:
+    from conformance.inprocess import InProcessReference
+
+    return InProcessReference()
+
+
+def _reference_implementations() -> list[Implementation]:
+    profile = get_profile(DEFAULT_PROFILE)
+    return [
+        Implementation(
+            name="reference",
+            flavour=Flavour.STORAGE_DAEMON,
+            profile=profile,
+            version="qconform",
+            backend="in-process",
+            launch=_launch_in_process,
+            exact_identity=True,
+        ),
+        Implementation(
+            name="reference-server",
+            flavour=Flavour.STORAGE_DAEMON,
+            profile=profile,
+            version="qconform",
+            backend="host",
+            binary=sys.executable,
+            launch=lambda: ProcessInstance("reference-server", reference_server_argv, READ_TIMEOUT),
+            exact_identity=True,
+        ),
+    ]
+
+
+KNOWN_NAMES = ("reference", "reference-server", *(spec.name for spec in HOST_BINARIES))
+
+
+def discover(paths: Mapping[str, str] | None = None) -> tuple[list[Implementation], list[Missing]]:
+    """Every implementation this machine has, and why each absent one is absent."""
+    paths = dict(paths or {})
+    unknown = set(paths) - {spec.name for spec in HOST_BINARIES}
+    if unknown:
+        raise QconformError(f"--impl-path: unknown implementation {sorted(unknown)[0]!r}")
+    found: list[Implementation] = _reference_implementations()
+    missing: list[Missing] = []
+    for spec in HOST_BINARIES:
+        result = _host_implementation(spec, paths.get(spec.name))
+        (found if isinstance(result, Implementation) else missing).append(result)  # type: ignore[arg-type]
+    return found, missing
+
+
+def select(
+    names: list[str], found: list[Implementation], missing: list[Missing], *, strict: bool
+) -> list[Implementation]:
+    """The implementations named (all found ones if none); strict: a missing one is an error."""
+    by_name = {impl.name: impl for impl in found}
+    absent = {m.name: m.reason for m in missing}
+    for name in names:
+        if name not in by_name and name not in absent:
+            raise QconformError(f"unknown implementation {name!r} (known: {', '.join(KNOWN_NAMES)})")
+    if strict:
+        wanted = names or [*by_name, *absent]
+        for name in wanted:
+            if name in absent:
+                raise QconformError(f"implementation {name} is missing: {absent[name]}")
+    return [by_name[name] for name in (names or list(by_name)) if name in by_name]
+
+
+__all__ = ["Implementation", "Instance", "Missing", "StartError", "discover", "select"]

@@ -1,0 +1,141 @@
+"""The pytest face of the harness: each case × implementation is a test.
+
+Options: --impl NAME (repeatable; default every implementation found),
+--impl-path NAME=PATH, --qconform-results FILE (results JSON; with xdist each
+worker writes a part and the controller merges them).
+Under CI=true a missing implementation is a failing test, not a skip.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.cases import QmpCase, load_cases
+from conformance.divergences import Divergence, load_divergences
+from conformance.errors import QconformError
+from conformance.implementations import Implementation, Missing, discover, select
+from conformance.jsonfile import write_json
+from conformance.process import install_cleanup_handlers
+from conformance.results import results_document
+from conformance.runner import PASS, SKIP, InstancePool, Result, run_case
+
+_state: dict[str, Any] = {"results": [], "started": time.monotonic()}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("qconform")
+    group.addoption(
+        "--impl", action="append", default=[], metavar="NAME", help="implementation to test (repeatable)"
+    )
+    group.addoption("--impl-path", action="append", default=[], metavar="NAME=PATH", help="binary for NAME")
+    group.addoption("--qconform-results", metavar="FILE", help="write a qconform results JSON file")
+
+
+def _strict() -> bool:
+    return os.environ.get("CI") == "true"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    install_cleanup_handlers()
+    paths: dict[str, str] = {}
+    for pair in config.getoption("impl_path"):
+        name, _, path = pair.partition("=")
+        paths[name] = path
+    try:
+        found, missing = discover(paths)
+        wanted = config.getoption("impl")
+        impls = select(wanted, found, missing, strict=False)
+        cases = load_cases()
+        known = load_divergences()
+    except QconformError as err:
+        raise pytest.UsageError(str(err)) from None
+    missing = [m for m in missing if not wanted or m.name in wanted]
+    _state.update(impls=impls, missing=missing, cases=cases, known=known)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "qmp_case" in metafunc.fixturenames:
+        cases: list[QmpCase] = _state["cases"]
+        impls: list[Implementation] = _state["impls"]
+        metafunc.parametrize("implementation", impls, ids=[i.name for i in impls], scope="session")
+        metafunc.parametrize("qmp_case", cases, ids=[c.id for c in cases])
+    if "missing_implementation" in metafunc.fixturenames:
+        gone: list[Missing] = _state["missing"]
+        metafunc.parametrize("missing_implementation", gone, ids=[m.name for m in gone])
+
+
+@pytest.fixture(scope="session")
+def instance_pool() -> Iterator[InstancePool]:
+    pool = InstancePool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def run_qmp_case(instance_pool: InstancePool) -> Any:
+    known: dict[tuple[str, str], Divergence] = _state["known"]
+
+    def run(case: QmpCase, impl: Implementation) -> Result:
+        result = run_case(case, impl, instance_pool, known)
+        _state["results"].append(result)
+        return result
+
+    return run
+
+
+def check_result(result: Result) -> None:
+    """Turn a result into the test's outcome; a recorded divergence is an xfail."""
+    if result.status == SKIP:
+        pytest.skip(result.detail)
+    if result.known is not None:
+        if result.status == PASS:
+            pytest.fail(
+                f"recorded divergence ({result.known['kind']}) no longer happens: "
+                "remove it from fixtures/divergences.json"
+            )
+        pytest.xfail(f"{result.known['kind']}: {result.known['reason']}")
+    if result.status != PASS:
+        pytest.fail(
+            f"{result.status}: {result.detail}\nsent: {result.sent}\nexpected: {result.expected}\n"
+            f"observed: {result.observed}",
+            pytrace=False,
+        )
+
+
+def missing_outcome(gone: Missing) -> None:
+    message = f"implementation {gone.name} is missing: {gone.reason}"
+    if _strict():
+        pytest.fail(message + " (CI=true: every implementation must be present)", pytrace=False)
+    pytest.skip(message)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = session.config.getoption("qconform_results")
+    if not target:
+        return
+    path = Path(target)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    own = [r.to_json() for r in _state["results"]]
+    if worker:
+        write_json(path.with_name(f"{path.name}.{worker}.part"), own)
+        return
+    for part in sorted(path.parent.glob(f"{path.name}.*.part")):
+        own.extend(json.loads(part.read_text(encoding="utf-8")))
+        part.unlink()
+    document = results_document(
+        [], _state["impls"], _state["missing"], _now(), time.monotonic() - _state["started"]
+    )
+    document["results"] = own
+    write_json(path, document)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,80 @@
+"""A results document rendered as Markdown for people."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+STATUSES = ("pass", "diverge", "crash", "timeout", "skip", "error")
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_markdown(document: dict[str, Any]) -> str:
+    results = document["results"]
+    out = ["# qconform conformance report", ""]
+    out.append(f"Run started {document['started']}, {document['seconds']:.1f} s, {len(results)} results.")
+    out += [
+        "",
+        "## Implementations",
+        "",
+        "| name | version | backend | profile | binary |",
+        "|---|---|---|---|---|",
+    ]
+    for impl in document["implementations"]:
+        cells = [impl["name"], impl["version"], impl["backend"], impl["profile"], impl["binary"] or ""]
+        out.append("| " + " | ".join(cells) + " |")
+    if document["missing"]:
+        out += ["", "Not run:", ""]
+        out += [f"- **{m['name']}**: {m['reason']}" for m in document["missing"]]
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in results:
+        counts[r["implementation"]][r["status"]] += 1
+    out += [
+        "",
+        "## Summary",
+        "",
+        "| implementation | " + " | ".join(STATUSES) + " |",
+        "|---" * (len(STATUSES) + 1) + "|",
+    ]
+    for name, counter in counts.items():
+        out.append(f"| {name} | " + " | ".join(str(counter[s]) for s in STATUSES) + " |")
+    findings = [r for r in results if r["status"] in ("diverge", "crash", "timeout", "error")]
+    out += ["", "## Findings", ""]
+    if not findings:
+        out.append("None: every case agreed with its expectation.")
+    for r in findings:
+        known = r.get("known")
+        verdict = f"known {known['kind']}: {known['reason']}" if known else "unexplained"
+        out += [
+            f"### {r['case']} on {r['implementation']} ({r['status']})",
+            "",
+            f"- {_cell(r['detail'], 400)}",
+            f"- verdict: {_cell(verdict, 400)}",
+            "- reproducer: connect, read the greeting, negotiate unless the case says not to, then send:",
+            "",
+            "```",
+            *[line.rstrip("\n") for line in r["sent"]],
+            "```",
+            "",
+            "- expected:",
+            "",
+            "```",
+            *r["expected"],
+            "```",
+            "",
+            "- observed:",
+            "",
+            "```",
+            *r["observed"],
+            "```",
+            "",
+        ]
+    skipped = Counter(r["detail"] for r in results if r["status"] == "skip")
+    if skipped:
+        out += ["", "## Skipped", ""]
+        out += [f"- {n} × {_cell(reason)}" for reason, n in skipped.most_common()]
+    return "\n".join(out) + "\n"

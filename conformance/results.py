@@ -1,0 +1,63 @@
+"""The results file: one JSON document per run (format "qconform-results/1").
+
+    {"format": "qconform-results/1", "started": ISO-8601, "seconds": float,
+     "implementations": [{"name", "version", "backend", "binary", "profile"}],
+     "missing": [{"name", "reason"}],
+     "results": [{"case", "group", "implementation", "version", "status",
+                  "detail", "expected", "observed", "sent", "seconds", "known"}]}
+
+status is one of pass, diverge, crash, timeout, skip, error. known, where
+set, is the recorded divergence ({"kind", "reason"}) that explains a diverge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import QconformError
+from conformance.implementations import Implementation, Missing
+from conformance.runner import Result
+
+RESULTS_FORMAT = "qconform-results/1"
+
+
+def implementation_record(impl: Implementation) -> dict[str, Any]:
+    return {
+        "name": impl.name,
+        "version": impl.version,
+        "backend": impl.backend,
+        "binary": impl.binary,
+        "profile": impl.profile.name,
+    }
+
+
+def results_document(
+    results: Iterable[Result],
+    impls: Iterable[Implementation],
+    missing: Iterable[Missing],
+    started: str,
+    seconds: float,
+) -> dict[str, Any]:
+    return {
+        "format": RESULTS_FORMAT,
+        "started": started,
+        "seconds": round(seconds, 3),
+        "implementations": [implementation_record(i) for i in impls],
+        "missing": [{"name": m.name, "reason": m.reason} for m in missing],
+        "results": [r.to_json() for r in results],
+    }
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise QconformError(f"{path}: cannot read: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise QconformError(f"{path}:{err.lineno}: not JSON: {err.msg}") from None
+    if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
+        raise QconformError(f"{path}: not a {RESULTS_FORMAT} results file")
+    return document

@@ -1,0 +1,1 @@
+"""Fuzz targets (atheris) for the oracle's entry points and the wire protocols."""

@@ -1,0 +1,74 @@
+"""What differs between QEMU versions and binaries, as data.
+
+A Profile is looked up by name ("7.2", "3.1"); a Flavour says which binary's
+behaviour is modelled (qemu-storage-daemon or qemu-system). Neither holds the
+command set: that comes from a schema (see reference.qmp.schema).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Flavour(Enum):
+    STORAGE_DAEMON = "qsd"
+    SYSTEM = "qemu-system"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    major: int
+    minor: int
+    # Capabilities a monitor on a unix socket offers in its greeting.
+    offered_capabilities: tuple[str, ...]
+    # 3.1 said GenericError "The command %s has been disabled for this instance".
+    disabled_command_class: str
+    disabled_command_message: str
+    # Enum rejection in the input visitor.
+    enum_message: str
+
+
+PROFILES: dict[str, Profile] = {
+    "7.2": Profile(
+        name="7.2",
+        major=7,
+        minor=2,
+        offered_capabilities=("oob",),
+        disabled_command_class="CommandNotFound",
+        disabled_command_message="Command {command} has been disabled{sep}{reason}",
+        enum_message="Parameter '{name}' does not accept value '{value}'",
+    ),
+    "3.1": Profile(
+        name="3.1",
+        major=3,
+        minor=1,
+        offered_capabilities=("oob",),
+        disabled_command_class="GenericError",
+        disabled_command_message="The command {command} has been disabled for this instance",
+        enum_message="Invalid parameter '{value}'",
+    ),
+}
+
+DEFAULT_PROFILE = "7.2"
+
+
+class UnknownProfile(ValueError):
+    pass
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise UnknownProfile(f"unknown profile '{name}' (known: {known})") from None
+
+
+def profile_for_version(major: int, minor: int) -> Profile | None:
+    """The profile that models a binary of this version, if there is one."""
+    for profile in PROFILES.values():
+        if (profile.major, profile.minor) == (major, minor):
+            return profile
+    return None

@@ -1,0 +1,1 @@
+"""QAPI: the schema model (from introspection) and QEMU's input visitors."""

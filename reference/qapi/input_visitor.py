@@ -1,0 +1,175 @@
+"""QEMU's QObject input visitor in strict (QMP) mode, driven by introspection.
+
+It checks an argument object against a command's arg-type and returns the
+error QEMU would report, or the set of errors it might report where QEMU's
+choice follows GHashTable iteration order. Errors that would name a type
+introspection masks (alternates) are not predicted: the visit abstains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference.profiles import Profile
+from reference.qapi.introspection import Schema, TypeInfo
+from reference.qobject.values import QDict, QNull, QObject
+
+INT_BOUNDS = (-(2**63), 2**63 - 1)
+UINT_BOUNDS = (0, 2**64 - 1)
+
+
+@dataclass(frozen=True)
+class VisitError(Exception):
+    """QEMU's error; several messages when hash order decides which one."""
+
+    messages: frozenset[str]
+
+
+@dataclass(frozen=True)
+class VisitAbstains(Exception):
+    reason: str
+
+
+class _Path:
+    """A visit position, rendered like QEMU's full_name(): a.b[0].c."""
+
+    def __init__(self, parts: tuple[str | int, ...] = ()) -> None:
+        self.parts = parts
+
+    def child(self, part: str | int) -> _Path:
+        return _Path((*self.parts, part))
+
+    def render(self) -> str:
+        text = ""
+        for part in self.parts:
+            text += f"[{part}]" if isinstance(part, int) else f".{part}"
+        text = text.lstrip(".")
+        return text or "<anonymous>"
+
+
+def _json_type_name(value: QObject) -> str:
+    if isinstance(value, QDict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null"
+
+
+class InputVisitor:
+    def __init__(self, schema: Schema, profile: Profile) -> None:
+        self.schema = schema
+        self.profile = profile
+
+    def check_arguments(self, arg_type: str, arguments: QDict) -> None:
+        """Raise VisitError or VisitAbstains unless QEMU accepts the arguments."""
+        self._visit(arg_type, arguments, _Path(), None)
+
+    def _type_error(self, path: _Path, expected: str) -> VisitError:
+        return VisitError(frozenset({f"Invalid parameter type for '{path.render()}', expected: {expected}"}))
+
+    def _visit(self, type_name: str, value: QObject, path: _Path, bare: str | None) -> None:
+        info = self.schema.type(type_name)
+        if info.meta == "object":
+            self._visit_object(info, value, path)
+        elif info.meta == "array":
+            if not isinstance(value, list):
+                raise self._type_error(path, "array")
+            for index, item in enumerate(value):
+                self._visit(info.element, item, path.child(index), None)
+        elif info.meta == "enum":
+            if not isinstance(value, str):
+                raise self._type_error(path, "string")
+            if value not in info.values:
+                # QEMU names the bare member here, and list items have none.
+                name = bare if bare is not None else "null"
+                message = self.profile.enum_message.format(name=name, value=value)
+                raise VisitError(frozenset({message}))
+        elif info.meta == "alternate":
+            self._visit_alternate(info, value, path, bare)
+        else:
+            self._visit_builtin(info, value, path)
+
+    def _visit_builtin(self, info: TypeInfo, value: QObject, path: _Path) -> None:
+        kind = info.json_type
+        if kind == "value":
+            return
+        if kind == "string" and not isinstance(value, str):
+            raise self._type_error(path, "string")
+        if kind == "boolean" and not isinstance(value, bool):
+            raise self._type_error(path, "boolean")
+        if kind == "null" and not isinstance(value, QNull):
+            raise self._type_error(path, "null")
+        if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise self._type_error(path, "number")
+        if kind == "int":
+            # Introspection folds every integer type into "int"; the narrow
+            # ranges (and their "expects int8_t" messages) need the real type.
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self._type_error(path, "integer")
+            if not INT_BOUNDS[0] <= value <= UINT_BOUNDS[1]:
+                raise self._type_error(path, "integer")
+            if value > INT_BOUNDS[1]:
+                raise VisitAbstains("integer above INT64_MAX: int64 or uint64 member?")
+
+    def _visit_object(self, info: TypeInfo, value: QObject, path: _Path) -> None:
+        if not isinstance(value, QDict):
+            raise self._type_error(path, "object")
+        unvisited = set(value.keys())
+        members = list(info.members)
+        for member in members:
+            self._visit_member(member.name, member.type, member.optional, value, path, unvisited)
+        if info.tag:
+            tag_value = value.get(info.tag)
+            branch = next((v.type for v in info.variants if v.case == tag_value), None)
+            if branch is not None:
+                for member in self.schema.type(branch).members:
+                    self._visit_member(member.name, member.type, member.optional, value, path, unvisited)
+        if unvisited:
+            raise VisitError(
+                frozenset(f"Parameter '{path.child(key).render()}' is unexpected" for key in unvisited)
+            )
+
+    def _visit_member(
+        self,
+        name: str,
+        type_name: str,
+        optional: bool,
+        container: QDict,
+        path: _Path,
+        unvisited: set[str],
+    ) -> None:
+        member_path = path.child(name)
+        if name not in container:
+            if optional:
+                return
+            raise VisitError(frozenset({f"Parameter '{member_path.render()}' is missing"}))
+        unvisited.discard(name)
+        member_value = container.get(name)
+        assert member_value is not None
+        self._visit(type_name, member_value, member_path, name)
+
+    def _visit_alternate(self, info: TypeInfo, value: QObject, path: _Path, bare: str | None) -> None:
+        wanted = _json_type_name(value)
+        for variant in info.variants:
+            branch = self.schema.type(variant.type)
+            if _accepts_json_type(branch, wanted, value):
+                self._visit(variant.type, value, path, bare)
+                return
+        raise VisitAbstains(f"alternate {info.name}: QEMU's message names its unmasked type")
+
+
+def _accepts_json_type(branch: TypeInfo, wanted: str, value: QObject) -> bool:
+    if branch.meta in ("object", "array"):
+        return branch.meta == wanted
+    if branch.meta == "enum":
+        return wanted == "string"
+    kind = branch.json_type
+    if kind == "int":
+        return wanted == "number" and isinstance(value, int)
+    return {"value": True}.get(kind, kind == wanted)

@@ -1,0 +1,1 @@
+"""The QMP monitor as a sans-IO state machine: bytes in, messages out."""

@@ -1,0 +1,71 @@
+"""Handlers for the commands the oracle models.
+
+A handler gets the parsed arguments (already checked by the input visitor)
+and returns the command's return value, or raises CommandError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reference.profiles import Flavour
+from reference.qobject.values import QDict, QObject
+
+if TYPE_CHECKING:
+    from reference.qmp.monitor import QmpConnection
+
+
+@dataclass(frozen=True)
+class CommandError(Exception):
+    error_class: str
+    desc: str
+
+
+@dataclass(frozen=True)
+class Quit:
+    """Return value of quit: the process leaves after answering."""
+
+
+Handler = Callable[["QmpConnection", QDict], QObject | Quit | None]
+
+
+def qmp_capabilities(conn: QmpConnection, args: QDict) -> None:
+    if conn.negotiated:
+        raise CommandError("CommandNotFound", "Capabilities negotiation is already complete, command ignored")
+    requested = args.get("enable")
+    wanted = set(requested) if isinstance(requested, list) else set()
+    for capability in sorted(wanted, key=str):
+        if capability not in conn.process.profile.offered_capabilities:
+            raise CommandError("GenericError", f"Capability {capability} not available")
+    conn.enter_command_mode(oob="oob" in wanted)
+
+
+def query_version(conn: QmpConnection, args: QDict) -> QObject:
+    return conn.process.version
+
+
+def query_commands(conn: QmpConnection, args: QDict) -> QObject:
+    process = conn.process
+    return [QDict({"name": name}) for name in process.command_order if name not in process.disabled]
+
+
+def query_qmp_schema(conn: QmpConnection, args: QDict) -> QObject:
+    return conn.process.introspection
+
+
+def quit_(conn: QmpConnection, args: QDict) -> Quit:
+    return Quit()
+
+
+HANDLERS: dict[str, Handler] = {
+    "qmp_capabilities": qmp_capabilities,
+    "query-version": query_version,
+    "query-commands": query_commands,
+    "query-qmp-schema": query_qmp_schema,
+    "quit": quit_,
+}
+
+# qemu-system reports the shutdown before it answers quit; the daemon just leaves.
+QUIT_EMITS_SHUTDOWN = {Flavour.SYSTEM: True, Flavour.STORAGE_DAEMON: False}

@@ -1,0 +1,124 @@
+"""One QMP connection as a sans-IO state machine.
+
+Drive it with connect(), receive(data) and receive_eof(); each returns the
+outputs QEMU would produce, in order. The phases and what each accepts are
+data (PHASES); the JSON stream is QEMU's dialect (reference.qobject).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from reference.qmp.commands import QUIT_EMITS_SHUTDOWN
+from reference.qmp.dispatch import Abstain, dispatch, error_response
+from reference.qmp.model import ProcessModel
+from reference.qmp.outputs import Closed, Message, NotModelled, Output
+from reference.qobject.json_streamer import JsonStreamer, ParsedValue
+from reference.qobject.values import QDict
+
+NEGOTIATION_HINT = "Expecting capabilities negotiation with 'qmp_capabilities'"
+
+
+class Phase(Enum):
+    AWAITING_GREETING = "awaiting-greeting"
+    NEGOTIATING = "negotiating"
+    COMMANDS = "commands"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class PhaseRules:
+    reads_input: bool
+    gets_events: bool
+    # Before negotiation QEMU rewrites every CommandNotFound to one hint.
+    rewrites_not_found: bool
+
+
+PHASES: dict[Phase, PhaseRules] = {
+    Phase.AWAITING_GREETING: PhaseRules(reads_input=False, gets_events=False, rewrites_not_found=False),
+    Phase.NEGOTIATING: PhaseRules(reads_input=True, gets_events=False, rewrites_not_found=True),
+    Phase.COMMANDS: PhaseRules(reads_input=True, gets_events=True, rewrites_not_found=False),
+    Phase.CLOSED: PhaseRules(reads_input=False, gets_events=False, rewrites_not_found=False),
+}
+
+
+class ProtocolError(RuntimeError):
+    """The driver broke the state machine's contract (e.g. data before connect)."""
+
+
+class QmpConnection:
+    def __init__(self, process: ProcessModel) -> None:
+        self.process = process
+        self.phase = Phase.AWAITING_GREETING
+        self.oob_enabled = False
+        self._stream = JsonStreamer()
+        self._abstained = False
+
+    @property
+    def negotiated(self) -> bool:
+        return self.phase is Phase.COMMANDS
+
+    def enter_command_mode(self, oob: bool) -> None:
+        self.phase = Phase.COMMANDS
+        self.oob_enabled = oob
+
+    def connect(self) -> list[Output]:
+        if self.phase is not Phase.AWAITING_GREETING:
+            raise ProtocolError("connect() called twice")
+        self.phase = Phase.NEGOTIATING
+        capabilities: list[object] = list(self.process.profile.offered_capabilities)
+        greeting = QDict({"QMP": QDict({"version": self.process.version, "capabilities": capabilities})})
+        return [Message(greeting)]
+
+    def receive(self, data: bytes) -> list[Output]:
+        if not PHASES[self.phase].reads_input:
+            if self.phase is Phase.CLOSED:
+                return []
+            raise ProtocolError(f"data received in phase {self.phase.value}")
+        outputs: list[Output] = []
+        for item in self._stream.feed(data):
+            outputs.extend(self._handle(item))
+            if self.phase is Phase.CLOSED or self._abstained:
+                break
+        return outputs
+
+    def receive_eof(self) -> list[Output]:
+        if not PHASES[self.phase].reads_input:
+            return []
+        outputs: list[Output] = []
+        for item in self._stream.flush():
+            outputs.extend(self._handle(item))
+        self.phase = Phase.CLOSED
+        return outputs
+
+    def _handle(self, item: object) -> list[Output]:
+        if not isinstance(item, ParsedValue):
+            desc = item.desc
+            return [Message(error_response("GenericError", desc))]
+        response = dispatch(self, item.value)
+        if isinstance(response, Abstain):
+            self._abstained = True
+            return [NotModelled(response.reason)]
+        outputs: list[Output] = []
+        if response.quit and QUIT_EMITS_SHUTDOWN[self.process.flavour]:
+            data = QDict({"guest": False, "reason": "host-qmp-quit"})
+            outputs.append(Message(self.process.event("SHUTDOWN", data)))
+        if response.body is not None:
+            candidates = [response.body, *response.alternatives]
+            if PHASES[self.phase].rewrites_not_found:
+                candidates = [self._hint(body) for body in candidates]
+            outputs.append(Message(candidates[0], tuple(candidates[1:])))
+        if response.quit:
+            self.process.running = False
+            self.phase = Phase.CLOSED
+            outputs.append(Closed("quit"))
+        return outputs
+
+    @staticmethod
+    def _hint(body: QDict) -> QDict:
+        error = body.get("error")
+        if isinstance(error, QDict) and error.get("class") == "CommandNotFound":
+            error.delete("desc")
+            error.put("desc", NEGOTIATION_HINT)
+        return body

@@ -1,0 +1,112 @@
+"""QObject values as QEMU holds them.
+
+Plain Python types stand in where they carry the same information:
+  QString -> str (text; "\\u0000" is an ordinary character, QEMU keeps it as
+             modified UTF-8), QBool -> bool, QList -> list,
+  QNum    -> int for QEMU's int64/uint64 kinds (the range tells which),
+             float for its double kind.
+QNull and QDict get classes of their own: None is too easy to confuse with
+"absent", and a QDict iterates in QEMU's hash-bucket order, not insertion order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Union
+
+from reference.qobject.patterns import Wildcard
+
+QDICT_BUCKETS = 512
+
+
+class QNull:
+    """JSON null; a singleton like QEMU's qnull_."""
+
+    _instance: QNull | None = None
+
+    def __new__(cls) -> QNull:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "qnull"
+
+
+qnull = QNull()
+
+# Wildcard appears only in predictions, where the oracle knows a kind, not a value.
+QObject = Union["QDict", list["QObject"], str, int, float, bool, QNull, Wildcard]
+
+
+def modified_utf8(text: str) -> bytes:
+    """Encode as QEMU stores strings: UTF-8 with NUL as the two bytes C0 80."""
+    return text.encode("utf-8", "surrogatepass").replace(b"\x00", b"\xc0\x80")
+
+
+def tdb_hash(key: str) -> int:
+    """QDict's bucket hash (the TDB hash), on the key's stored bytes."""
+    data = modified_utf8(key)
+    value = (0x238F13AF * len(data)) & 0xFFFFFFFF
+    for i, byte in enumerate(data):
+        value = (value + (byte << (i * 5 % 24))) & 0xFFFFFFFF
+    return (1103515243 * value + 12345) & 0xFFFFFFFF
+
+
+def bucket_of(key: str) -> int:
+    return tdb_hash(key) % QDICT_BUCKETS
+
+
+class QDict:
+    """A string-keyed map that iterates the way QEMU's QDict does.
+
+    QEMU chains entries in 512 buckets, newest first, and walks buckets in
+    ascending order. That order decides the member order of every JSON object
+    QEMU writes and, where QEMU checks members one by one, which error wins.
+    Replacing a value keeps the entry where it is.
+    """
+
+    __slots__ = ("_counter", "_stamp", "_values")
+
+    def __init__(self, items: dict[str, QObject] | None = None) -> None:
+        self._values: dict[str, QObject] = {}
+        self._stamp: dict[str, int] = {}
+        self._counter = 0
+        for key, value in (items or {}).items():
+            self.put(key, value)
+
+    def put(self, key: str, value: QObject) -> None:
+        if key not in self._values:
+            self._counter += 1
+            self._stamp[key] = self._counter
+        self._values[key] = value
+
+    def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+        self._stamp.pop(key, None)
+
+    def get(self, key: str) -> QObject | None:
+        return self._values.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def keys(self) -> list[str]:
+        return sorted(self._values, key=lambda k: (bucket_of(k), -self._stamp[k]))
+
+    def items(self) -> Iterator[tuple[str, QObject]]:
+        for key in self.keys():
+            yield key, self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, QDict) and self._values == other._values
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k!r}: {v!r}" for k, v in self.items())
+        return f"QDict({{{inner}}})"
