@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from conformance.cases import load_cases
     from conformance.divergences import load_divergences
     from conformance.implementations import discover, select
-    from conformance.jsonfile import write_json
+    from conformance.jsonfile import write_json, write_text
     from conformance.process import install_cleanup_handlers
     from conformance.report import render_markdown
     from conformance.results import results_document
@@ -79,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_json(Path(args.output), document)
     markdown = render_markdown(document)
     if args.report:
-        Path(args.report).write_text(markdown, encoding="utf-8")
+        write_text(Path(args.report), markdown)
     unexplained = [r for r in results if r.status in ("diverge", "crash", "timeout", "error") and not r.known]
     counts: dict[str, int] = {}
     for r in results:
@@ -94,11 +94,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _check_writable(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise QconformError(f"{path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise QconformError(f"{path}: not writable")
+    from conformance.jsonfile import check_writable
+
+    if not path.parent.is_dir():
+        raise QconformError(f"{path}: folder {path.parent} does not exist")
+    check_writable(path)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -107,8 +107,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     markdown = render_markdown(read_results(Path(args.results)))
     if args.output:
-        _check_writable(Path(args.output))
-        Path(args.output).write_text(markdown, encoding="utf-8")
+        from conformance.jsonfile import write_text
+
+        write_text(Path(args.output), markdown)
     else:
         sys.stdout.write(markdown)
     return 0
@@ -134,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     except OSError as err:
-        raise QconformError(f"{socket_path}: cannot serve: {err.strerror}") from None
+        raise QconformError(f"{socket_path}: cannot serve: {err.strerror or err}") from None
     return 0
 
 
@@ -155,6 +156,12 @@ def cmd_capture(args: argparse.Namespace) -> int:
     write_json(Path(args.output), snapshot)
     print(f"{args.output}: {impl.name} {impl.version}, {len(snapshot['query-qmp-schema'])} schema entries")
     return 0
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from fuzz.campaign import run_campaign
+
+    return run_campaign(args.target, Path(args.dir), args.seconds, args.libfuzzer)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--impl", required=True, metavar="NAME")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.set_defaults(func=cmd_capture)
+
+    p = sub.add_parser("fuzz", help="run or resume a fuzz campaign")
+    p.add_argument("--target", default="qmp-monitor")
+    p.add_argument("--dir", required=True, help="campaign folder (corpus, findings); reuse it to resume")
+    p.add_argument("--seconds", type=int, default=60)
+    p.add_argument("libfuzzer", nargs="*", help="extra libFuzzer options, after --")
+    p.set_defaults(func=cmd_fuzz)
     return parser
 
 

@@ -8,14 +8,16 @@ wildcards must also match byte for byte, so escapes and spacing count too.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reference.qmp.outputs import Message
 from reference.qobject.json_writer import to_json
-
 from reference.qobject.patterns import Wildcard
 from reference.qobject.values import QDict, QNull, QObject
+
+Judge = Callable[[Any, bytes], bool]
 
 
 @dataclass(frozen=True)
@@ -119,3 +121,29 @@ def first_difference(expected: Sequence[Any], observed: Sequence[bytes], describ
     if len(observed) < len(expected):
         return f"line {len(observed) + 1}: missing (expected {len(expected)} lines, got {len(observed)})"
     return None
+
+
+def transcript_matches(
+    expected: Sequence[Message], observed: Sequence[bytes], movable_from: int, judge: Judge
+) -> bool:
+    """Whether the observed lines are the expected ones, allowing each out-of-band
+    reply to move ahead of in-band replies from index `movable_from` on (never
+    past another out-of-band reply, which QEMU answers in order)."""
+    if len(expected) != len(observed):
+        return False
+
+    def walk(remaining: tuple[int, ...], position: int) -> bool:
+        if not remaining:
+            return True
+        for slot, index in enumerate(remaining):
+            message = expected[index]
+            if slot == 0 or message.out_of_band:
+                rest = remaining[:slot] + remaining[slot + 1 :]
+                if judge(message, observed[position]) and walk(rest, position + 1):
+                    return True
+            # Looking further means this message is overtaken: only in-band ones can be.
+            if message.out_of_band or index < movable_from:
+                return False
+        return False
+
+    return walk(tuple(range(len(expected))), 0)

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,10 +72,22 @@ class ProcessInstance:
         self.socket = socket_dir() / "qmp.sock"
         self.read_timeout = read_timeout
         self.process = ManagedProcess(argv_for(self.socket), name=name, ready=self.socket.exists)
-        self.process.start()
+        try:
+            self.process.start()
+        except StartError:
+            self._remove_socket_dir()
+            raise
 
     def connect(self) -> QmpStream:
-        return RawQmpStream(self.socket, timeout=self.read_timeout)
+        # The socket file appears at bind(), a moment before listen(): retry briefly.
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                return RawQmpStream(self.socket, timeout=self.read_timeout)
+            except (ConnectionRefusedError, FileNotFoundError):
+                if time.monotonic() > deadline or not self.process.alive():
+                    raise
+                time.sleep(0.01)
 
     def alive(self) -> bool:
         return self.process.alive()
@@ -84,6 +97,9 @@ class ProcessInstance:
 
     def stop(self) -> None:
         self.process.stop()
+        self._remove_socket_dir()
+
+    def _remove_socket_dir(self) -> None:
         self.socket.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.socket.parent.rmdir()
@@ -153,6 +169,8 @@ def _host_implementation(spec: HostBinary, path: str | None) -> Implementation |
     if binary is None:
         return Missing(spec.name, f"{spec.program} not found on PATH (Debian package {spec.package})")
     if not Path(binary).is_file():
+        if path is not None:
+            raise QconformError(f"--impl-path {spec.name}={path}: no such file")
         return Missing(spec.name, f"{binary}: no such file")
     major, minor, micro = probe_version(binary)
     profile = profile_for_version(major, minor) or get_profile(DEFAULT_PROFILE)

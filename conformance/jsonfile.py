@@ -16,4 +16,23 @@ def write_json(path: Path, document: Any) -> None:
         tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         tmp.replace(path)
     except OSError as err:
-        raise QconformError(f"{path}: cannot write: {err.strerror}") from None
+        raise QconformError(f"{path}: cannot write: {err.strerror or err}") from None
+
+
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise QconformError(f"{path}: cannot write: {err.strerror or err}") from None
+
+
+def check_writable(path: Path) -> None:
+    """Fail now, not after a long run, if `path` cannot be written (root included)."""
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        raise QconformError(f"{path}: cannot write: {err.strerror or err}") from None
+    if not existed:
+        path.unlink()

@@ -25,12 +25,14 @@ PR_SET_PDEATHSIG = 1
 ABORT_MARKERS = ("Assertion", "assertion", "Aborted", "Segmentation fault", "core dumped", "panic")
 
 _live: set[ManagedProcess] = set()
-_live_lock = threading.Lock()
+# Re-entrant: the SIGTERM handler may run while the main thread holds it.
+_live_lock = threading.RLock()
+# Resolved once here: the child between fork and exec must not load libraries.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class ManagedProcess:
         deadline = self.started_at + self.start_timeout
         while time.monotonic() < deadline:
             if self.poll() is not None:
+                self.stop()
                 raise StartError(
                     f"{self.name} {self.exit_status().describe()} at start: {self.stderr_tail()}"
                 )
@@ -106,7 +109,7 @@ class ManagedProcess:
                 return
             time.sleep(0.005)
         self.stop()
-        raise StartError(f"{self.name} not ready after {self.start_timeout:.0f}s: {self.stderr_tail()}")
+        raise StartError(f"{self.name} not ready after {self.start_timeout:g}s: {self.stderr_tail()}")
 
     @property
     def pid(self) -> int:
@@ -156,9 +159,10 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 _signal_group(popen.pid, signal.SIGKILL)
                 popen.wait(grace)
-        if popen is not None:
-            # Children of the process (if any) go with its group.
-            _signal_group(popen.pid, signal.SIGKILL)
+            else:
+                # Children it left in its group go too; the group id is still ours
+                # because the leader was reaped only just now, by us.
+                _signal_group(popen.pid, signal.SIGKILL)
         with _live_lock:
             _live.discard(self)
 

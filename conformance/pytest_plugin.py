@@ -67,6 +67,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         impls: list[Implementation] = _state["impls"]
         metafunc.parametrize("implementation", impls, ids=[i.name for i in impls], scope="session")
         metafunc.parametrize("qmp_case", cases, ids=[c.id for c in cases])
+    elif "implementation" in metafunc.fixturenames:
+        impls = _state["impls"]
+        metafunc.parametrize("implementation", impls, ids=[i.name for i in impls], scope="module")
     if "missing_implementation" in metafunc.fixturenames:
         gone: list[Missing] = _state["missing"]
         metafunc.parametrize("missing_implementation", gone, ids=[m.name for m in gone])

@@ -60,4 +60,7 @@ def read_results(path: Path) -> dict[str, Any]:
         raise QconformError(f"{path}:{err.lineno}: not JSON: {err.msg}") from None
     if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
         raise QconformError(f"{path}: not a {RESULTS_FORMAT} results file")
+    for key in ("started", "seconds", "implementations", "missing", "results"):
+        if key not in document:
+            raise QconformError(f"{path}: results file lacks '{key}'")
     return document

@@ -8,18 +8,26 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from reference.qobject.json_writer import to_json
-
 from conformance.cases import SYNC_ID, QmpCase
-from conformance.compare import first_difference, from_fixture, matches, parse_line, qobject_matches_line
+from conformance.compare import (
+    first_difference,
+    from_fixture,
+    matches,
+    parse_line,
+    qobject_matches_line,
+    transcript_matches,
+)
 from conformance.divergences import Divergence
 from conformance.implementations import Implementation, Instance, QmpStream
 from conformance.process import StartError
 from conformance.snapshots import model_from_file
 from conformance.transport import ReadTimeout
+from reference.qmp.outputs import Message
 from reference.qmp.transcript import Transcript, negotiation_line, predict
+from reference.qobject.json_writer import to_json
 
 QUIET = 0.3  # silence that ends a read when no reply is due
+MAX_LINES = 10_000  # an implementation that babbles is cut off here
 
 PASS, DIVERGE, CRASH, TIMEOUT, SKIP, ERROR = "pass", "diverge", "crash", "timeout", "skip", "error"
 
@@ -43,15 +51,23 @@ class Result:
 
 
 class InstancePool:
-    """One running instance per implementation, replaced when it dies."""
+    """One running instance per implementation, replaced when it dies.
+
+    A death noticed only when the next case starts is reported with that case
+    (the previous case on the same instance is the likely cause).
+    """
 
     def __init__(self) -> None:
         self._instances: dict[str, Instance] = {}
+        self.unreported_crash: dict[str, str] = {}
 
     def get(self, impl: Implementation) -> Instance:
         instance = self._instances.get(impl.name)
         if instance is None or not instance.alive():
             if instance is not None:
+                report = instance.crash_report()
+                if report is not None:
+                    self.unreported_crash[impl.name] = report
                 instance.stop()
             instance = impl.launch()
             self._instances[impl.name] = instance
@@ -80,64 +96,88 @@ class Expectation:
     lines: list[Any]  # Message (predicted) or a comparable fixture value
     judge: Callable[[Any, bytes], bool]
     render: Callable[[Any], str]
-    skip_leading: int  # observed lines not judged (greeting, negotiation) for fixed expectations
+    prologue: int  # greeting and negotiation reply
+    predicted: bool
     sync_due: bool
     close_due: bool
 
-
-def _is_sync(body: Any) -> bool:
-    return isinstance(body, dict) and body.get("id") == SYNC_ID
+    def difference(self, observed: list[bytes]) -> str | None:
+        if not self.predicted:
+            return first_difference(self.lines, observed[self.prologue :], self.judge)
+        if transcript_matches(self.lines, observed, self.prologue, self.judge):
+            return None
+        in_order = first_difference(self.lines, observed, self.judge)
+        return in_order or "replies in an order QEMU cannot produce"
 
 
 def expectation_for(case: QmpCase, transcript: Transcript | None) -> Expectation:
+    prologue = 2 if case.negotiate else 1
     if case.expect is not None:
-        lines = [from_fixture(item) for item in case.expect]
         return Expectation(
-            lines=lines,
+            lines=[from_fixture(item) for item in case.expect],
             judge=lambda exp, line: matches(exp, parse_line(line)),
             render=lambda exp: json.dumps(exp, default=str),
-            skip_leading=2 if case.negotiate else 1,
-            sync_due=any(_is_sync(item) for item in case.expect),
+            prologue=prologue,
+            predicted=False,
+            sync_due=any(isinstance(item, dict) and item.get("id") == SYNC_ID for item in case.expect),
             close_due=False,
         )
     assert transcript is not None
     return Expectation(
         lines=list(transcript.messages),
         judge=lambda msg, line: any(qobject_matches_line(c, line) for c in msg.candidates()),
-        render=lambda msg: " | ".join(to_json(c) for c in msg.candidates()),
-        skip_leading=0,
+        render=_render_message,
+        prologue=prologue,
+        predicted=True,
         sync_due=any(m.body.get("id") == SYNC_ID for m in transcript.messages),
         close_due=transcript.closed,
     )
 
 
+def _render_message(message: Message) -> str:
+    text = " | ".join(to_json(candidate) for candidate in message.candidates())
+    return f"{text}  (out of band: may come earlier)" if message.out_of_band else text
+
+
 def _converse(stream: QmpStream, case: QmpCase, exp: Expectation, timeout: float) -> tuple[list[bytes], str]:
     """Drive the case on the wire; return the lines read and how reading ended."""
+    deadline = time.monotonic() + 3 * timeout
     lines: list[bytes] = []
-    greeting = stream.read_line(timeout)
-    if greeting is None:
-        return lines, "eof"
-    lines.append(greeting)
-    prologue = [negotiation_line(case.capabilities)] if case.negotiate else []
-    for chunk in prologue:
-        stream.send(chunk)
-        reply = stream.read_line(timeout)
-        if reply is None:
+
+    def read(wait: float) -> bytes | None:
+        return stream.read_line(max(0.001, min(wait, deadline - time.monotonic())))
+
+    try:
+        greeting = read(timeout)
+        if greeting is None:
             return lines, "eof"
-        lines.append(reply)
-    for chunk in case.wire_segments():
-        stream.send(chunk)
-    waiting = exp.sync_due or exp.close_due
-    while True:
-        try:
-            line = stream.read_line(timeout if waiting else QUIET)
-        except ReadTimeout:
-            return lines, "timeout" if waiting else "quiet"
-        if line is None:
-            return lines, "eof"
-        lines.append(line)
-        if b'"id": "qconform-sync"' in line and exp.sync_due and not exp.close_due:
-            return lines, "sync"
+        lines.append(greeting)
+        if case.negotiate:
+            stream.send(negotiation_line(case.capabilities))
+            reply = read(timeout)
+            if reply is None:
+                return lines, "eof"
+            lines.append(reply)
+        for chunk in case.wire_segments():
+            stream.send(chunk)
+        waiting = exp.sync_due or exp.close_due
+        while len(lines) < MAX_LINES:
+            line = read(timeout if waiting else QUIET)
+            if line is None:
+                return lines, "eof"
+            lines.append(line)
+            if b'"id": "qconform-sync"' in line and exp.sync_due and not exp.close_due:
+                return lines, "sync"
+        return lines, "babble"
+    except ReadTimeout:
+        if not waiting_for_reply(lines, exp):
+            return lines, "quiet"
+        return lines, "timeout"
+
+
+def waiting_for_reply(lines: list[bytes], exp: Expectation) -> bool:
+    """Whether silence now means a hang (a reply or the end of stream was due)."""
+    return len(lines) < exp.prologue or exp.sync_due or exp.close_due
 
 
 def run_case(
@@ -165,13 +205,18 @@ def run_case(
         except StartError as err:
             result.status, result.detail = ERROR, f"could not start: {err}"
             return result
+        earlier_crash = pool.unreported_crash.pop(impl.name, None)
+        if earlier_crash is not None:
+            result.status = CRASH
+            result.detail = f"the process died after the previous case on it: {earlier_crash}"
+            return result
         stream = instance.connect()
         try:
             lines, ending = _converse(stream, case, exp, timeout)
         finally:
             stream.close()
         result.observed = [line.decode("utf-8", "backslashreplace").rstrip("\r\n") for line in lines]
-        result.status, result.detail = _judge(case, impl, pool, instance, exp, lines, ending)
+        result.status, result.detail = _judge(impl, pool, instance, exp, lines, ending)
     except OSError as err:
         result.status, result.detail = ERROR, f"transport: {err}"
         pool.discard(impl)
@@ -180,8 +225,14 @@ def run_case(
     return result
 
 
+def _wait_for_exit(instance: Instance, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while instance.alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return not instance.alive()
+
+
 def _judge(
-    case: QmpCase,
     impl: Implementation,
     pool: InstancePool,
     instance: Instance,
@@ -191,18 +242,29 @@ def _judge(
 ) -> tuple[str, str]:
     if ending == "eof" and not exp.close_due:
         # Give a dying process a moment to be reaped, then ask why it left.
-        deadline = time.monotonic() + 1.0
-        while instance.alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _wait_for_exit(instance, 1.0)
         report = instance.crash_report()
         if report is not None:
             pool.discard(impl)
             return CRASH, report
-    judged = lines[exp.skip_leading :]
-    difference = first_difference(exp.lines, judged, exp.judge)
-    if ending == "timeout":
-        return TIMEOUT, f"no sync reply within the read timeout ({difference or 'all expected lines seen'})"
+    if exp.close_due:
+        # The process should be leaving; the next case needs a fresh one either way.
+        exited = _wait_for_exit(instance, 5.0)
+        report = instance.crash_report()
+        pool.discard(impl)
+        if report is not None:
+            return CRASH, report
+        if not exited:
+            return DIVERGE, "the process did not exit after closing the connection"
+    difference = exp.difference(lines)
+    if ending in ("timeout", "babble"):
+        # A wedged or babbling instance would spoil the next case: replace it.
+        pool.discard(impl)
+        what = "no reply within the read timeout" if ending == "timeout" else f"more than {MAX_LINES} lines"
+        return TIMEOUT, f"{what} ({difference or 'all expected lines seen'})"
     if difference is not None:
+        if ending == "eof" and not instance.alive():
+            difference += " (the process exited)"
         return DIVERGE, difference
     if exp.close_due and ending != "eof":
         return DIVERGE, "expected the implementation to close the connection"

@@ -14,8 +14,8 @@ from reference.qmp.commands import QUIT_EMITS_SHUTDOWN
 from reference.qmp.dispatch import Abstain, dispatch, error_response
 from reference.qmp.model import ProcessModel
 from reference.qmp.outputs import Closed, Message, NotModelled, Output
-from reference.qobject.json_streamer import JsonStreamer, ParsedValue
-from reference.qobject.values import QDict
+from reference.qobject.json_streamer import JsonMessage, JsonStreamer, ParsedValue
+from reference.qobject.values import QDict, QObject
 
 NEGOTIATION_HINT = "Expecting capabilities negotiation with 'qmp_capabilities'"
 
@@ -67,7 +67,7 @@ class QmpConnection:
         if self.phase is not Phase.AWAITING_GREETING:
             raise ProtocolError("connect() called twice")
         self.phase = Phase.NEGOTIATING
-        capabilities: list[object] = list(self.process.profile.offered_capabilities)
+        capabilities: list[QObject] = list(self.process.profile.offered_capabilities)
         greeting = QDict({"QMP": QDict({"version": self.process.version, "capabilities": capabilities})})
         return [Message(greeting)]
 
@@ -92,10 +92,12 @@ class QmpConnection:
         self.phase = Phase.CLOSED
         return outputs
 
-    def _handle(self, item: object) -> list[Output]:
+    def _handle(self, item: JsonMessage) -> list[Output]:
         if not isinstance(item, ParsedValue):
-            desc = item.desc
-            return [Message(error_response("GenericError", desc))]
+            return [Message(error_response("GenericError", item.desc))]
+        # With oob enabled QEMU runs exec-oob requests at once, in its I/O
+        # thread, while in-band ones wait in a queue: their replies may overtake.
+        out_of_band = self.oob_enabled and _is_oob_request(item.value)
         response = dispatch(self, item.value)
         if isinstance(response, Abstain):
             self._abstained = True
@@ -108,7 +110,7 @@ class QmpConnection:
             candidates = [response.body, *response.alternatives]
             if PHASES[self.phase].rewrites_not_found:
                 candidates = [self._hint(body) for body in candidates]
-            outputs.append(Message(candidates[0], tuple(candidates[1:])))
+            outputs.append(Message(candidates[0], tuple(candidates[1:]), out_of_band=out_of_band))
         if response.quit:
             self.process.running = False
             self.phase = Phase.CLOSED
@@ -122,3 +124,7 @@ class QmpConnection:
             error.delete("desc")
             error.put("desc", NEGOTIATION_HINT)
         return body
+
+
+def _is_oob_request(request: QObject) -> bool:
+    return isinstance(request, QDict) and "exec-oob" in request and "execute" not in request

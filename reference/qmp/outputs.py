@@ -12,11 +12,13 @@ class Message:
     """One line QEMU writes: a greeting, a reply or an event.
 
     `alternatives` holds other messages QEMU may write instead, where its
-    choice follows hash-table order.
+    choice follows hash-table order. An `out_of_band` reply may be written
+    before replies to in-band requests that were sent ahead of it.
     """
 
     body: QDict
     alternatives: tuple[QDict, ...] = ()
+    out_of_band: bool = False
 
     def candidates(self) -> tuple[QDict, ...]:
         return (self.body, *self.alternatives)

@@ -1,0 +1,146 @@
+"""Benchmarks for issue 2, measured in one run (not timed tests):
+
+1. oracle cost per request vs a qemu-storage-daemon round trip (target <= 10 %);
+2. differential throughput (cases/s through the harness) vs the raw rate of the
+   same conversations on the wire without oracle or comparison (target >= 70 %);
+3. the conformance suite's wall time with `pytest -n 2` vs `-n 1` (target ratio >= 1.7).
+
+    .venv/bin/python tests/benchmarks/bench_qmp.py [--skip-suite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conformance.cases import load_cases
+from conformance.implementations import discover, select
+from conformance.inprocess import DEFAULT_SNAPSHOT
+from conformance.runner import InstancePool, oracle_prediction, run_case
+from conformance.snapshots import model_from_file
+from conformance.transport import ReadTimeout
+from reference.profiles import get_profile
+from reference.qmp.monitor import QmpConnection
+from reference.qmp.transcript import negotiation_line
+from reference.qmp.wire import render
+
+REQUEST = b'{"execute": "query-version", "id": 1}\n'
+REPO = Path(__file__).resolve().parents[2]
+
+
+def oracle_per_request(n: int) -> float:
+    model = model_from_file(DEFAULT_SNAPSHOT, get_profile("7.2"), exact_identity=True)
+    conn = QmpConnection(model)
+    conn.connect()
+    conn.receive(b'{"execute": "qmp_capabilities"}\n')
+    started = time.perf_counter()
+    for _ in range(n):
+        render(conn.receive(REQUEST))
+    return (time.perf_counter() - started) / n
+
+
+def qemu_per_request(pool: InstancePool, impl: object, n: int) -> float:
+    instance = pool.get(impl)  # type: ignore[arg-type]
+    stream = instance.connect()
+    stream.read_line()
+    stream.send(b'{"execute": "qmp_capabilities"}\n')
+    stream.read_line()
+    started = time.perf_counter()
+    for _ in range(n):
+        stream.send(REQUEST)
+        stream.read_line()
+    elapsed = (time.perf_counter() - started) / n
+    stream.close()
+    return elapsed
+
+
+def raw_conversations(pool: InstancePool, impl: object, cases: list) -> float:  # type: ignore[type-arg]
+    """The same conversations on the wire, reading until the sync reply, with no oracle."""
+    started = time.perf_counter()
+    for case in cases:
+        instance = pool.get(impl)  # type: ignore[arg-type]
+        stream = instance.connect()
+        stream.read_line()
+        if case.negotiate:
+            stream.send(negotiation_line(case.capabilities))
+            stream.read_line()
+        for chunk in case.wire_segments():
+            stream.send(chunk)
+        try:
+            while True:
+                line = stream.read_line(0.3 if case.incomplete else 5.0)
+                if line is None or b'"qconform-sync"' in line:
+                    break
+        except ReadTimeout:
+            pass
+        stream.close()
+    return len(cases) / (time.perf_counter() - started)
+
+
+def harness_rate(pool: InstancePool, impl: object, cases: list) -> float:  # type: ignore[type-arg]
+    started = time.perf_counter()
+    for case in cases:
+        run_case(case, impl, pool)  # type: ignore[arg-type]
+    return len(cases) / (time.perf_counter() - started)
+
+
+def suite_time(workers: int) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            str(workers),
+            "tests/conformance",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=REPO,
+        check=False,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--skip-suite", action="store_true")
+    args = parser.parse_args()
+    found, missing = discover()
+    (qsd,) = select(["qsd"], found, missing, strict=True)
+    pool = InstancePool()
+    try:
+        oracle = oracle_per_request(args.requests)
+        qemu = qemu_per_request(pool, qsd, args.requests)
+        print(f"oracle per request:     {oracle * 1e6:8.1f} µs")
+        print(f"qsd round trip:         {qemu * 1e6:8.1f} µs")
+        print(f"oracle / round trip:    {oracle / qemu:8.1%}   (target <= 10%)")
+        # Cases whose prediction is exact and whose process survives (no quit).
+        cases = [
+            c
+            for c in load_cases()
+            if not c.incomplete and not c.id.startswith("quit") and not oracle_prediction(c, qsd).not_modelled
+        ]
+        raw = raw_conversations(pool, qsd, cases)
+        harness = harness_rate(pool, qsd, cases)
+        print(f"raw conversations:      {raw:8.1f} cases/s ({len(cases)} cases)")
+        print(f"differential harness:   {harness:8.1f} cases/s")
+        print(f"harness / raw:          {harness / raw:8.1%}   (target >= 70%)")
+    finally:
+        pool.close()
+    if not args.skip_suite:
+        one, two = suite_time(1), suite_time(2)
+        print(f"suite -n 1:             {one:8.1f} s")
+        print(f"suite -n 2:             {two:8.1f} s")
+        print(f"speed-up:               {one / two:8.2f}x  (target >= 1.7x)")
+
+
+if __name__ == "__main__":
+    main()

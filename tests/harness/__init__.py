@@ -1,0 +1,1 @@
+"""The harness's own tests: fakes that hang, crash, garble, answer twice or close early."""
