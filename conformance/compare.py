@@ -76,12 +76,16 @@ def from_fixture(value: Any) -> Any:
 
 
 def has_wildcard(value: QObject) -> bool:
-    if isinstance(value, Wildcard):
-        return True
-    if isinstance(value, QDict):
-        return any(has_wildcard(v) for _, v in value.items())
-    if isinstance(value, list):
-        return any(has_wildcard(v) for v in value)
+    # Iterative: QEMU accepts 1024 levels of nesting, past Python's recursion limit.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Wildcard):
+            return True
+        if isinstance(item, QDict):
+            stack.extend(v for _, v in item.items())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 

@@ -1,0 +1,132 @@
+"""QEMU's JSON writer (qobject/json-writer.c in 7.2): QObjects to text.
+
+Compact output separates members with ", " and names with ": ". Strings are
+pure ASCII: besides the usual short escapes, every character below 0x20 or
+from 0x7F up is \\uXXXX with uppercase hex, beyond the BMP as a surrogate
+pair. Doubles print with "%.17g" (1.0 is 1, 0.1 is 0.10000000000000001, and
+an infinity is a bare inf, which is not JSON).
+
+The writer is iterative: QEMU accepts 1024 levels of nesting, beyond
+Python's default recursion limit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+
+from reference.qobject.patterns import Wildcard
+from reference.qobject.values import QDict, QNull, QObject
+
+_SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_NEEDS_ESCAPE = re.compile('[\\x00-\\x1f"\\\\\\x7f-\\U0010ffff]')
+_escape_cache: dict[str, str] = {}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    cached = _escape_cache.get(char)
+    if cached is not None:
+        return cached
+    cp = ord(char)
+    if char in _SHORT:
+        text = _SHORT[char]
+    elif 0xD800 <= cp <= 0xDFFF:
+        # A lone surrogate is invalid modified UTF-8: U+FFFD.
+        text = "\\uFFFD"
+    elif cp > 0xFFFF:
+        cp -= 0x10000
+        text = f"\\u{0xD800 + (cp >> 10):04X}\\u{0xDC00 + (cp & 0x3FF):04X}"
+    else:
+        text = f"\\u{cp:04X}"
+    if len(_escape_cache) < 4096:
+        _escape_cache[char] = text
+    return text
+
+
+def quote(text: str) -> str:
+    return '"' + _NEEDS_ESCAPE.sub(_escape, text) + '"'
+
+
+def format_double(value: float) -> str:
+    """C's "%.17g", including glibc's spelling of infinities and NaNs."""
+    if math.isnan(value):
+        return "-nan" if math.copysign(1.0, value) < 0 else "nan"
+    return f"{value:.17g}"
+
+
+def scalar(obj: QObject) -> str:
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, str):
+        return quote(obj)
+    if isinstance(obj, int):
+        return str(obj)
+    if isinstance(obj, float):
+        return format_double(obj)
+    if isinstance(obj, QNull):
+        return "null"
+    if isinstance(obj, Wildcard):
+        # Only in predictions; shown as a placeholder, never sent.
+        return repr(obj)
+    raise TypeError(f"not a QObject: {obj!r}")
+
+
+_Members = Iterator[tuple[str | None, QObject]]
+
+
+def _members(obj: QDict | list[QObject]) -> _Members:
+    if isinstance(obj, QDict):
+        return iter(obj.items())
+    return ((None, item) for item in obj)
+
+
+def to_json(obj: QObject, pretty: bool = False) -> str:
+    """QEMU's qobject_to_json() (pretty=False) or qobject_to_json_pretty()."""
+    if not isinstance(obj, QDict | list):
+        return scalar(obj)
+    parts: list[str] = []
+    # Each open container: its closing bracket and its remaining members.
+    stack: list[tuple[str, _Members]] = []
+    first = True  # the next member is its container's first
+
+    def newline() -> None:
+        if pretty:
+            parts.append("\n" + " " * (4 * len(stack)))
+
+    value: QObject = obj
+    name: str | None = None
+    while True:
+        # Write name and value, opening a container or writing a scalar.
+        if stack:
+            if not first:
+                parts.append(",")
+                parts.append("\n" + " " * (4 * len(stack)) if pretty else " ")
+            else:
+                newline()
+            if name is not None:
+                parts.append(quote(name))
+                parts.append(": ")
+        if isinstance(value, QDict | list):
+            parts.append("{" if isinstance(value, QDict) else "[")
+            stack.append(("}" if isinstance(value, QDict) else "]", _members(value)))
+            first = True
+        else:
+            parts.append(scalar(value))
+            first = False
+        # Find the next member, closing the containers that are done.
+        while stack:
+            closer, members = stack[-1]
+            member = next(members, None)
+            if member is not None:
+                name, value = member
+                break
+            stack.pop()
+            newline()
+            parts.append(closer)
+            first = False
+        else:
+            return "".join(parts)
