@@ -164,6 +164,16 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     return run_campaign(args.target, Path(args.dir), args.seconds, args.libfuzzer)
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    from conformance.cases import load_cases
+    from fuzz.campaign import REGRESSIONS, promote
+
+    promote(Path(args.finding), args.id, args.description)
+    load_cases()  # the new case must load like every other
+    print(f"{REGRESSIONS}: added case {args.id}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qconform", description="Conformance suite for QEMU's QMP, block graph and NBD."
@@ -222,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("libfuzzer", nargs="*", help="extra libFuzzer options, after --")
     p.set_defaults(func=cmd_fuzz)
+
+    p = sub.add_parser("promote", help="turn a fuzz finding into a regression case")
+    p.add_argument("finding", help="a file from the campaign's findings/")
+    p.add_argument("--id", required=True, help="the new case's id ([a-z0-9-]+)")
+    p.add_argument("--description", required=True)
+    p.set_defaults(func=cmd_promote)
     return parser
 
 

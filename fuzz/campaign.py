@@ -93,3 +93,27 @@ def run_campaign(target_name: str, folder: Path, seconds: int, extra: list[str] 
     for name in found:
         print(f"fuzz: finding {findings / name}")
     return 1 if found else (0 if status in (0, 130) else status)
+
+
+REGRESSIONS = Path(__file__).resolve().parent.parent / "fixtures" / "qmp" / "fuzz-regressions.json"
+
+
+def promote(finding: Path, case_id: str, description: str, target: Path = REGRESSIONS) -> None:
+    """Turn a fuzz finding into a QMP case (the oracle predicts; every implementation runs it)."""
+    try:
+        data = finding.read_bytes()
+    except OSError as err:
+        raise QconformError(f"{finding}: cannot read: {err.strerror or err}") from None
+    document: dict[str, Any] = {
+        "group": "fuzz-regressions",
+        "description": "Inputs the fuzzer found, kept as cases",
+        "cases": [],
+    }
+    if target.exists():
+        document = json.loads(target.read_text(encoding="utf-8"))
+    if any(case["id"] == case_id for case in document["cases"]):
+        raise QconformError(f"{target}: case id {case_id!r} exists already")
+    # Resynchronise after the input so the harness's sync line is always parsed.
+    send = [{"hex": data.hex()}, {"hex": "ff0a"}]
+    document["cases"].append({"id": case_id, "description": description, "send": send, "expect": "predict"})
+    target.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
