@@ -12,6 +12,7 @@ from conformance.cases import SYNC_ID, QmpCase
 from conformance.compare import (
     first_difference,
     from_fixture,
+    has_wildcard,
     matches,
     parse_line,
     qobject_matches_line,
@@ -124,9 +125,9 @@ def expectation_for(case: QmpCase, transcript: Transcript | None) -> Expectation
         )
     assert transcript is not None
     return Expectation(
-        lines=list(transcript.messages),
-        judge=lambda msg, line: any(qobject_matches_line(c, line) for c in msg.candidates()),
-        render=_render_message,
+        lines=[PredictedLine.of(message) for message in transcript.messages],
+        judge=PredictedLine.judge,
+        render=PredictedLine.render,
         prologue=prologue,
         predicted=True,
         sync_due=any(m.body.get("id") == SYNC_ID for m in transcript.messages),
@@ -134,9 +135,32 @@ def expectation_for(case: QmpCase, transcript: Transcript | None) -> Expectation
     )
 
 
-def _render_message(message: Message) -> str:
-    text = " | ".join(to_json(candidate) for candidate in message.candidates())
-    return f"{text}  (out of band: may come earlier)" if message.out_of_band else text
+@dataclass(frozen=True)
+class PredictedLine:
+    """A predicted message with its candidates rendered once, as QEMU would write them."""
+
+    message: Message
+    texts: tuple[bytes, ...]
+    exact: bool  # no wildcards: the line must match a text byte for byte
+
+    @classmethod
+    def of(cls, message: Message) -> PredictedLine:
+        candidates = message.candidates()
+        exact = not any(has_wildcard(c) for c in candidates)
+        return cls(message, tuple(to_json(c).encode("utf-8") for c in candidates), exact)
+
+    @property
+    def out_of_band(self) -> bool:
+        return self.message.out_of_band
+
+    def judge(self, line: bytes) -> bool:
+        if self.exact:
+            return line.rstrip(b"\r\n") in self.texts
+        return any(qobject_matches_line(c, line) for c in self.message.candidates())
+
+    def render(self) -> str:
+        text = " | ".join(t.decode("utf-8") for t in self.texts)
+        return f"{text}  (out of band: may come earlier)" if self.out_of_band else text
 
 
 def _converse(stream: QmpStream, case: QmpCase, exp: Expectation, timeout: float) -> tuple[list[bytes], str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -30,13 +31,20 @@ def read_snapshot(path: Path) -> Any:
     return _cache[path]
 
 
+_models: dict[tuple[Path, str, bool], ProcessModel] = {}
+
+
 def model_from_file(
     path: Path, profile: Profile, *, exact_identity: bool, real_clock: bool = False
 ) -> ProcessModel:
-    try:
-        model = process_from_snapshot(read_snapshot(path), profile, exact_identity=exact_identity)
-    except SchemaError as err:
-        raise QconformError(f"{path}: {err}") from None
+    """A fresh process model; the schema and identity, never mutated, are built once per file."""
+    key = (path.resolve(), profile.name, exact_identity)
+    if key not in _models:
+        try:
+            _models[key] = process_from_snapshot(read_snapshot(path), profile, exact_identity=exact_identity)
+        except SchemaError as err:
+            raise QconformError(f"{path}: {err}") from None
+    model = dataclasses.replace(_models[key], disabled={})
     if real_clock:
         model.clock = time.time
     return model

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reference.qobject.json_fastpath import parse_plain_object
 from reference.qobject.json_lexer import (
     END_OF_INPUT,
     ERROR,
@@ -72,6 +73,10 @@ class JsonStreamer:
         return bool(self._tokens) or self._lexer.state != START
 
     def feed(self, data: bytes) -> list[JsonMessage]:
+        if not self.pending:
+            plain = parse_plain_object(data)
+            if plain is not None:
+                return [ParsedValue(plain)]
         out: list[JsonMessage] = []
         for token in self._lexer.feed(data):
             self._process(token, out)

@@ -84,10 +84,35 @@ def _members(obj: QDict | list[QObject]) -> _Members:
     return ((None, item) for item in obj)
 
 
+class _TooDeep(Exception):
+    pass
+
+
+FAST_DEPTH = 100  # below this a compact value is written recursively, which is faster
+
+
+def _compact(obj: QObject, depth: int) -> str:
+    if isinstance(obj, QDict):
+        if depth > FAST_DEPTH:
+            raise _TooDeep
+        inner = ", ".join(quote(k) + ": " + _compact(v, depth + 1) for k, v in obj.items())
+        return "{" + inner + "}"
+    if isinstance(obj, list):
+        if depth > FAST_DEPTH:
+            raise _TooDeep
+        return "[" + ", ".join(_compact(v, depth + 1) for v in obj) + "]"
+    return scalar(obj)
+
+
 def to_json(obj: QObject, pretty: bool = False) -> str:
     """QEMU's qobject_to_json() (pretty=False) or qobject_to_json_pretty()."""
     if not isinstance(obj, QDict | list):
         return scalar(obj)
+    if not pretty:
+        try:
+            return _compact(obj, 0)
+        except _TooDeep:
+            pass
     parts: list[str] = []
     # Each open container: its closing bracket and its remaining members.
     stack: list[tuple[str, _Members]] = []

@@ -11,6 +11,7 @@ QNull and QDict get classes of their own: None is too easy to confuse with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Union
 
@@ -53,6 +54,7 @@ def tdb_hash(key: str) -> int:
     return (1103515243 * value + 12345) & 0xFFFFFFFF
 
 
+@functools.lru_cache(maxsize=65536)
 def bucket_of(key: str) -> int:
     return tdb_hash(key) % QDICT_BUCKETS
 
@@ -66,12 +68,13 @@ class QDict:
     Replacing a value keeps the entry where it is.
     """
 
-    __slots__ = ("_counter", "_stamp", "_values")
+    __slots__ = ("_counter", "_order", "_stamp", "_values")
 
     def __init__(self, items: dict[str, QObject] | None = None) -> None:
         self._values: dict[str, QObject] = {}
         self._stamp: dict[str, int] = {}
         self._counter = 0
+        self._order: list[str] | None = None  # QEMU's order, computed on demand
         for key, value in (items or {}).items():
             self.put(key, value)
 
@@ -79,11 +82,14 @@ class QDict:
         if key not in self._values:
             self._counter += 1
             self._stamp[key] = self._counter
+            self._order = None
         self._values[key] = value
 
     def delete(self, key: str) -> None:
-        self._values.pop(key, None)
-        self._stamp.pop(key, None)
+        if key in self._values:
+            del self._values[key]
+            del self._stamp[key]
+            self._order = None
 
     def get(self, key: str) -> QObject | None:
         return self._values.get(key)
@@ -94,12 +100,19 @@ class QDict:
     def __len__(self) -> int:
         return len(self._values)
 
-    def keys(self) -> list[str]:
-        return sorted(self._values, key=lambda k: (bucket_of(k), -self._stamp[k]))
+    def _ordered(self) -> list[str]:
+        order = self._order
+        if order is None:
+            stamp = self._stamp
+            order = self._order = sorted(self._values, key=lambda k: (bucket_of(k), -stamp[k]))
+        return order
 
-    def items(self) -> Iterator[tuple[str, QObject]]:
-        for key in self.keys():
-            yield key, self._values[key]
+    def keys(self) -> list[str]:
+        return list(self._ordered())
+
+    def items(self) -> list[tuple[str, QObject]]:
+        values = self._values
+        return [(key, values[key]) for key in self._ordered()]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())

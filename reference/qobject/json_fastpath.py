@@ -1,0 +1,78 @@
+"""A shortcut for the common case: one plain JSON object in one chunk.
+
+Most requests are printable ASCII objects without \\u escapes. For those,
+Python's C JSON decoder gives the same value QEMU's parser does, so the
+streamer may use it when it is idle. Anything it cannot vouch for returns
+None and goes the long way (QEMU's own lexer and parser), which alone knows
+QEMU's errors. tests/unit/test_json_fastpath.py holds the two paths equal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from reference.qobject.values import QDict, QObject, qnull
+
+# Printable ASCII and JSON whitespace only: no raw control bytes, no UTF-8
+# questions (QEMU rejects some sequences Python accepts), no \u escapes
+# (lone surrogates), short enough to stay far below QEMU's limits.
+_PLAIN = re.compile(rb"[\t\n\r\x20-\x7e]*\Z")
+MAX_FAST = 1 << 16
+INT_MIN, UINT_MAX = -(2**63), 2**64 - 1
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> QDict:
+    result = QDict()
+    for key, value in pairs:
+        if key in result:
+            raise _NotPlain  # QEMU: "duplicate key"
+        result.put(key, value)
+    return result
+
+
+def _integer(text: str) -> int | float:
+    value = int(text)
+    # QEMU keeps int64 and uint64 as integers; beyond both, a double.
+    return value if INT_MIN <= value <= UINT_MAX else float(text)
+
+
+def _constant(text: str) -> Any:
+    raise _NotPlain  # NaN and Infinity are not JSON to QEMU
+
+
+def _nulls_to_qnull(value: Any) -> QObject:
+    """Python's None where JSON said null becomes QEMU's qnull."""
+    if value is None:
+        return qnull
+    if isinstance(value, QDict):
+        for key, item in value.items():
+            if item is None or isinstance(item, QDict | list):
+                value.put(key, _nulls_to_qnull(item))
+    elif isinstance(value, list):
+        return [_nulls_to_qnull(item) for item in value]
+    result: QObject = value
+    return result
+
+
+def parse_plain_object(data: bytes) -> QDict | None:
+    """The object QEMU would parse from `data`, or None if this shortcut cannot tell."""
+    if len(data) > MAX_FAST or b"\\u" in data or not _PLAIN.match(data):
+        return None
+    text = data.decode("ascii").strip(" \t\r\n")
+    if not text.startswith("{"):
+        return None
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_int=_integer, parse_constant=_constant)
+    except (ValueError, _NotPlain, RecursionError):
+        return None
+    if not isinstance(value, QDict):
+        return None
+    if "null" in text:
+        _nulls_to_qnull(value)
+    return value
