@@ -35,7 +35,7 @@ def test_an_unanswered_resync_is_a_violation(monkeypatch: pytest.MonkeyPatch) ->
 def test_atheris_campaign_runs_and_resumes(tmp_path: Path) -> None:
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "conformance.cli", "fuzz", "--dir", str(tmp_path), "--seconds", "8"],
+            [sys.executable, "-m", "conformance.cli", "fuzz", "--dir", str(tmp_path), "--seconds", "3"],
             cwd=REPO, capture_output=True, text=True, timeout=240, check=False,
         )  # fmt: skip
 
