@@ -8,7 +8,7 @@ from typing import Any
 
 from qemu.qmp import QMPClient
 
-from conformance.implementations import Implementation, ProcessInstance
+from conformance.implementations import Implementation
 from conformance.process import StartError
 from reference.qmp.snapshot import SNAPSHOT_FORMAT
 
@@ -31,9 +31,10 @@ async def _query(socket: str) -> dict[str, Any]:
 def capture(impl: Implementation) -> dict[str, Any]:
     instance = impl.launch()
     try:
-        if not isinstance(instance, ProcessInstance):
+        socket = getattr(instance, "socket", None)
+        if socket is None:
             raise StartError(f"{impl.name} has no socket to capture from")
-        answers = asyncio.run(asyncio.wait_for(_query(str(instance.socket)), timeout=30))
+        answers = asyncio.run(asyncio.wait_for(_query(str(socket)), timeout=30))
     finally:
         instance.stop()
     return {

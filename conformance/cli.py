@@ -158,6 +158,20 @@ def cmd_capture(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_images(args: argparse.Namespace) -> int:
+    from conformance.images import RECIPES, build
+
+    suites = args.suite or list(RECIPES)
+    for suite in suites:
+        if suite not in RECIPES:
+            raise QconformError(f"unknown suite {suite!r} (known: {', '.join(RECIPES)})")
+    for suite in suites:
+        manifest = build(RECIPES[suite])
+        packages = ", ".join(f"{name} {version}" for name, version in manifest["packages"].items())
+        print(f"{manifest['tag']}: {packages}")
+    return 0
+
+
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from fuzz.campaign import run_campaign
 
@@ -225,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--impl", required=True, metavar="NAME")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.set_defaults(func=cmd_capture)
+
+    p = sub.add_parser("images", help="build (or reuse) the container images of other Debian releases")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--suite", action="append", help="bookworm, trixie or sid (default: all)")
+    p.set_defaults(func=cmd_images)
 
     p = sub.add_parser("fuzz", help="run or resume a fuzz campaign")
     p.add_argument("--target", default="qmp-monitor")

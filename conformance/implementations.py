@@ -217,7 +217,56 @@ def _reference_implementations() -> list[Implementation]:
     ]
 
 
-KNOWN_NAMES = ("reference", "reference-server", *(spec.name for spec in HOST_BINARIES))
+def _container_implementations() -> tuple[list[Implementation], list[Missing]]:
+    """qsd@SUITE for every Debian suite whose image recipe is built."""
+    from conformance.containers import ContainerInstance
+    from conformance.images import RECIPES, docker_available, image_present, read_manifest
+
+    names = [f"qsd@{suite}" for suite in RECIPES]
+    reason = docker_available()
+    if reason is not None:
+        return [], [Missing(name, reason) for name in names]
+    found: list[Implementation] = []
+    missing: list[Missing] = []
+    for suite, recipe in RECIPES.items():
+        name = f"qsd@{suite}"
+        manifest = read_manifest(recipe)
+        if manifest is None or not image_present(recipe):
+            missing.append(Missing(name, f"image {recipe.tag} not built (qconform images build)"))
+            continue
+        match = VERSION_RE.search(str(manifest.get("qemu-storage-daemon --version", "")))
+        if match is None:
+            missing.append(
+                Missing(name, f"image {recipe.tag}: qemu-storage-daemon's version unknown (rebuild it)")
+            )
+            continue
+        major, minor, micro = (int(group) for group in match.groups())
+        profile = profile_for_version(major, minor) or get_profile(DEFAULT_PROFILE)
+        argv = qsd_argv("qemu-storage-daemon")
+        found.append(
+            Implementation(
+                name=name,
+                flavour=Flavour.STORAGE_DAEMON,
+                profile=profile,
+                version=f"{major}.{minor}.{micro}",
+                backend="container",
+                binary=f"{recipe.tag}:qemu-storage-daemon",
+                launch=lambda name=name, tag=recipe.tag, argv=argv: ContainerInstance(  # type: ignore[misc]
+                    name, tag, argv, READ_TIMEOUT
+                ),
+            )
+        )
+    return found, missing
+
+
+KNOWN_NAMES = (
+    "reference",
+    "reference-server",
+    *(spec.name for spec in HOST_BINARIES),
+    "qsd@bookworm",
+    "qsd@trixie",
+    "qsd@sid",
+)
 
 
 def discover(paths: Mapping[str, str] | None = None) -> tuple[list[Implementation], list[Missing]]:
@@ -231,7 +280,8 @@ def discover(paths: Mapping[str, str] | None = None) -> tuple[list[Implementatio
     for spec in HOST_BINARIES:
         result = _host_implementation(spec, paths.get(spec.name))
         (found if isinstance(result, Implementation) else missing).append(result)  # type: ignore[arg-type]
-    return found, missing
+    in_containers, not_built = _container_implementations()
+    return found + in_containers, missing + not_built
 
 
 def select(

@@ -172,11 +172,24 @@ def _signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
 
 
+_cleanups: list[Callable[[], None]] = []
+
+
+def register_cleanup(callback: Callable[[], None]) -> None:
+    """Run `callback` wherever stop_all() runs (other backends' own reaping)."""
+    with _live_lock:
+        if callback not in _cleanups:
+            _cleanups.append(callback)
+
+
 def stop_all() -> None:
     with _live_lock:
         victims = list(_live)
+        callbacks = list(_cleanups)
     for proc in victims:
         proc.stop(grace=1.0)
+    for callback in callbacks:
+        callback()
 
 
 def live_processes() -> list[ManagedProcess]:

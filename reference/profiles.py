@@ -7,7 +7,7 @@ command set: that comes from a schema (see reference.qmp.schema).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 
@@ -30,21 +30,26 @@ class Profile:
     enum_message: str
 
 
+QEMU_7_2 = Profile(
+    name="7.2",
+    major=7,
+    minor=2,
+    offered_capabilities=("oob",),
+    disabled_command_class="CommandNotFound",
+    disabled_command_message="Command {command} has been disabled{sep}{reason}",
+    enum_message="Parameter '{name}' does not accept value '{value}'",
+)
+
 PROFILES: dict[str, Profile] = {
-    "7.2": Profile(
-        name="7.2",
-        major=7,
-        minor=2,
-        offered_capabilities=("oob",),
-        disabled_command_class="CommandNotFound",
-        disabled_command_message="Command {command} has been disabled{sep}{reason}",
-        enum_message="Parameter '{name}' does not accept value '{value}'",
-    ),
-    "3.1": Profile(
+    "7.2": QEMU_7_2,
+    # Later versions word things as 7.2 does until a case shows otherwise.
+    "10.0": replace(QEMU_7_2, name="10.0", major=10, minor=0),
+    "11.1": replace(QEMU_7_2, name="11.1", major=11, minor=1),
+    "3.1": replace(
+        QEMU_7_2,
         name="3.1",
         major=3,
         minor=1,
-        offered_capabilities=("oob",),
         disabled_command_class="GenericError",
         disabled_command_message="The command {command} has been disabled for this instance",
         enum_message="Invalid parameter '{value}'",

@@ -1,0 +1,152 @@
+"""Implementations that run in a container: no network, a unix socket in a bind mount.
+
+Containers are started with testcontainers (Ryuk off: nothing is pulled and
+cleanup is ours). Each one is labelled with the pid that started it; any
+container whose owner is gone (a killed xdist worker) is removed the next
+time a container backend starts, and every process inside runs under
+`timeout` so none can outlive its lifetime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conformance.process import StartError, register_cleanup, socket_dir
+from conformance.transport import RawQmpStream
+
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+OWNER_LABEL = "qconform.owner"
+MOUNT = "/run/qconform"
+LIFETIME = 1800
+
+_live: set[ContainerInstance] = set()
+_lock = threading.RLock()
+_orphans_reaped = False
+
+
+def _client() -> Any:
+    import docker
+
+    return docker.from_env()
+
+
+def reap_orphans() -> int:
+    """Remove containers whose starting process no longer exists."""
+    removed = 0
+    for container in _client().containers.list(all=True, filters={"label": OWNER_LABEL}):
+        owner = int(container.labels.get(OWNER_LABEL, "0"))
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            container.remove(force=True)
+            removed += 1
+        except PermissionError:
+            pass
+    return removed
+
+
+class ContainerInstance:
+    """A QMP server in a container, reached over a unix socket in a shared folder."""
+
+    def __init__(
+        self, name: str, image: str, argv_for: Callable[[Path], list[str]], read_timeout: float
+    ) -> None:
+        from testcontainers.core.container import DockerContainer
+
+        global _orphans_reaped
+        with _lock:
+            if not _orphans_reaped:
+                reap_orphans()
+                _orphans_reaped = True
+        self.name = name
+        self.read_timeout = read_timeout
+        self.folder = socket_dir()
+        self.socket = self.folder / "qmp.sock"
+        inner = argv_for(Path(MOUNT) / "qmp.sock")
+        self._container = (
+            DockerContainer(image)
+            # sh stays pid 1: coreutils 9.10's timeout refuses to run as pid 1.
+            .with_command(["sh", "-c", 'timeout --kill-after=5 "$@"', "sh", str(LIFETIME), *inner])
+            .with_volume_mapping(str(self.folder), MOUNT, "rw")
+            .with_kwargs(network_mode="none", labels={OWNER_LABEL: str(os.getpid())})
+        )
+        self._container.start()
+        with _lock:
+            _live.add(self)
+        register_cleanup(stop_all_containers)
+        deadline = time.monotonic() + 15
+        while not self.socket.exists():
+            if not self.alive():
+                logs = self.logs()
+                self.stop()
+                raise StartError(f"{name} exited at start: {logs}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StartError(f"{name}: no socket after 15 s")
+            time.sleep(0.01)
+
+    def _state(self) -> dict[str, object]:
+        wrapped = self._container.get_wrapped_container()
+        wrapped.reload()
+        return dict(wrapped.attrs["State"])
+
+    def logs(self) -> str:
+        out, err = self._container.get_logs()
+        text = (out + err).decode("utf-8", "replace").strip()
+        return " | ".join(text.splitlines())[-2000:] or "(no output)"
+
+    def connect(self) -> RawQmpStream:
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                return RawQmpStream(self.socket, timeout=self.read_timeout)
+            except (ConnectionRefusedError, FileNotFoundError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def alive(self) -> bool:
+        try:
+            return self._state().get("Running") is True
+        except Exception:  # the container is gone
+            return False
+
+    def crash_report(self) -> str | None:
+        try:
+            state = self._state()
+        except Exception:
+            return None
+        if state.get("Running"):
+            return None
+        code = state.get("ExitCode")
+        if state.get("OOMKilled"):
+            return f"{self.name} was killed for lack of memory: {self.logs()}"
+        # timeout(1) passes on 128+N when its child died of signal N.
+        if isinstance(code, int) and code > 128:
+            return f"{self.name} killed by {signal.Signals(code - 128).name}: {self.logs()}"
+        return None
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):  # already gone
+            self._container.get_wrapped_container().remove(force=True)
+        for leftover in self.folder.iterdir() if self.folder.exists() else ():
+            leftover.unlink(missing_ok=True)
+        if self.folder.exists():
+            self.folder.rmdir()
+        with _lock:
+            _live.discard(self)
+
+
+def stop_all_containers() -> None:
+    with _lock:
+        victims = list(_live)
+    for instance in victims:
+        instance.stop()

@@ -1,0 +1,89 @@
+"""The container backend: QEMU of other Debian releases, no network, sockets in a bind mount."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from conformance.containers import OWNER_LABEL, ContainerInstance, reap_orphans
+from conformance.images import RECIPES
+from conformance.implementations import Implementation, discover, qsd_argv
+
+pytestmark = pytest.mark.slow
+
+
+def container_impls() -> list[Implementation]:
+    found, _ = discover()
+    return [impl for impl in found if impl.backend == "container"]
+
+
+@pytest.fixture(scope="module")
+def trixie() -> Implementation:
+    impls = {impl.name: impl for impl in container_impls()}
+    if "qsd@trixie" not in impls:
+        if os.environ.get("CI") == "true":
+            pytest.fail("qsd@trixie is missing (CI=true)")
+        pytest.skip("qsd@trixie is not built")
+    return impls["qsd@trixie"]
+
+
+def test_greets_with_its_own_version_and_uses_no_network(trixie: Implementation) -> None:
+    instance = trixie.launch()
+    try:
+        stream = instance.connect()
+        greeting = stream.read_line()
+        assert greeting is not None and b'"major": 10' in greeting
+        stream.close()
+        assert isinstance(instance, ContainerInstance)
+        settings = instance._container.get_wrapped_container().attrs["HostConfig"]
+        assert settings["NetworkMode"] == "none"
+    finally:
+        instance.stop()
+    assert not instance.folder.exists()
+
+
+def test_a_killed_qemu_is_a_crash(trixie: Implementation) -> None:
+    instance = trixie.launch()
+    try:
+        assert isinstance(instance, ContainerInstance)
+        instance._container.exec(["sh", "-c", "kill -SEGV $(pidof qemu-storage-daemon)"])
+        deadline = time.monotonic() + 10
+        while instance.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        report = instance.crash_report()
+        assert report is not None and "SIGSEGV" in report
+    finally:
+        instance.stop()
+
+
+def test_orphans_of_a_dead_owner_are_reaped(trixie: Implementation) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    tag = RECIPES["trixie"].tag
+    name = f"qconform-orphan-{os.getpid()}"
+    subprocess.run(
+        ["docker", "run", "-d", "--rm", "--network", "none", "--name", name, "--label",
+         f"{OWNER_LABEL}={dead.pid}", tag, "sleep", "60"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert reap_orphans() >= 1
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"name={name}"], capture_output=True, text=True
+    )
+    assert listed.stdout.strip() == ""
+
+
+def test_start_to_ready_is_quick(trixie: Implementation) -> None:
+    """Issue 5's target: a container is ready within 1 s once its image exists (best of 3)."""
+    times = []
+    for _ in range(3):
+        began = time.monotonic()
+        instance = ContainerInstance(
+            "qsd@trixie", RECIPES["trixie"].tag, qsd_argv("qemu-storage-daemon"), 5.0
+        )
+        times.append(time.monotonic() - began)
+        instance.stop()
+    assert min(times) <= 1.0, times
