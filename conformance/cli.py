@@ -271,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qconform: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (qconform impls | head): nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ in launch().
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import re
 import shutil
 import subprocess
@@ -164,6 +166,23 @@ HOST_BINARIES = (
 READ_TIMEOUT = 5.0
 
 
+@functools.cache
+def netns_prefix() -> tuple[str, ...]:
+    """With QCONFORM_NETNS=1 (and root): `unshare --net --`, so host binaries run
+    in a private, empty network namespace and can reach no address at all (the
+    backend for machines without a container engine). QMP needs no network: its
+    socket is a file; an NBD server a QEMU there must reach needs a unix socket."""
+    if os.environ.get("QCONFORM_NETNS") != "1" or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return ()
+    probe = subprocess.run(["unshare", "--net", "--", "true"], capture_output=True, timeout=10, check=False)
+    return ("unshare", "--net", "--") if probe.returncode == 0 else ()
+
+
+def _in_netns(argv: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
+    prefix = list(netns_prefix())
+    return lambda sock: [*prefix, *argv(sock)]
+
+
 def _host_implementation(spec: HostBinary, path: str | None) -> Implementation | Missing:
     binary = path or shutil.which(spec.program)
     if binary is None:
@@ -174,13 +193,13 @@ def _host_implementation(spec: HostBinary, path: str | None) -> Implementation |
         return Missing(spec.name, f"{binary}: no such file")
     major, minor, micro = probe_version(binary)
     profile = profile_for_version(major, minor) or get_profile(DEFAULT_PROFILE)
-    argv = spec.argv(binary)
+    argv = _in_netns(spec.argv(binary))
     return Implementation(
         name=spec.name,
         flavour=spec.flavour,
         profile=profile,
         version=f"{major}.{minor}.{micro}",
-        backend="host",
+        backend="netns" if netns_prefix() else "host",
         binary=binary,
         launch=lambda: ProcessInstance(spec.name, argv, READ_TIMEOUT),
     )
