@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     known = load_divergences()
     for path in (args.output, args.report):
         if path is not None:
-            _check_writable(Path(path))
+            _check_writable(Path(path), create_folder=True)
     for gone in missing:
         if not args.impl or gone.name in args.impl:
             print(f"skipping {gone.name}: {gone.reason}", file=sys.stderr)
@@ -93,9 +93,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if unexplained or (strict and absent) else 0
 
 
-def _check_writable(path: Path) -> None:
+def _check_writable(path: Path, create_folder: bool = False) -> None:
     from conformance.jsonfile import check_writable
 
+    if create_folder and not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True)
+        except OSError as err:
+            raise QconformError(f"{path}: cannot create folder {path.parent}: {err.strerror or err}") from None
     if not path.parent.is_dir():
         raise QconformError(f"{path}: folder {path.parent} does not exist")
     check_writable(path)

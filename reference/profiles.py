@@ -67,7 +67,7 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        known = ", ".join(sorted(PROFILES))
+        known = ", ".join(p.name for p in sorted(PROFILES.values(), key=lambda p: (p.major, p.minor)))
         raise UnknownProfile(f"unknown profile '{name}' (known: {known})") from None
 
 

@@ -152,10 +152,17 @@ def test_duplicate_case_ids(tmp_path: Path, tiny: Path) -> None:
 # --- output paths --------------------------------------------------------------------------------
 
 
-def test_output_in_a_missing_folder(tmp_path: Path, tiny: Path) -> None:
-    target = tmp_path / "absent" / "results.json"
+def test_output_in_a_folder_that_cannot_be_made(tmp_path: Path, tiny: Path) -> None:
+    target = Path("/proc/absent/results.json")
     line = error_line(run_reference("-o", str(target), cases=tiny))
-    assert line == f"qconform: {target}: folder {target.parent} does not exist"
+    assert line.startswith(f"qconform: {target}: cannot create folder /proc/absent: ")
+
+
+def test_output_in_a_new_folder_is_made(tmp_path: Path, tiny: Path) -> None:
+    target = tmp_path / "new" / "results.json"
+    done = run_reference("-o", str(target), cases=tiny)
+    assert done.returncode == 0, done.stderr
+    assert target.exists()
 
 
 def test_output_that_cannot_be_written(tiny: Path) -> None:
@@ -203,7 +210,7 @@ def test_serve_on_a_socket_path_that_is_too_long(tmp_path: Path) -> None:
 
 def test_serve_with_an_unknown_profile(tmp_path: Path) -> None:
     line = error_line(qconform("serve", "qmp", "--socket", str(tmp_path / "s"), "--profile", "9.9"))
-    assert line == "qconform: unknown profile '9.9' (known: 3.1, 7.2)"
+    assert line == "qconform: unknown profile '9.9' (known: 3.1, 7.2, 10.0, 11.1)"
 
 
 def test_serve_with_a_snapshot_that_is_not_json(tmp_path: Path) -> None:
