@@ -100,7 +100,9 @@ def _check_writable(path: Path, create_folder: bool = False) -> None:
         try:
             path.parent.mkdir(parents=True)
         except OSError as err:
-            raise QconformError(f"{path}: cannot create folder {path.parent}: {err.strerror or err}") from None
+            raise QconformError(
+                f"{path}: cannot create folder {path.parent}: {err.strerror or err}"
+            ) from None
     if not path.parent.is_dir():
         raise QconformError(f"{path}: folder {path.parent} does not exist")
     check_writable(path)
@@ -141,6 +143,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass
     except OSError as err:
         raise QconformError(f"{socket_path}: cannot serve: {err.strerror or err}") from None
+    return 0
+
+
+def cmd_serve_nbd(args: argparse.Namespace) -> int:
+    from reference.nbd.server import Export
+    from reference.server.nbd_server import parse_backing, serve_forever
+
+    socket_path = Path(args.socket) if args.socket else None
+    if socket_path is not None and not socket_path.parent.is_dir():
+        raise QconformError(f"{socket_path}: folder {socket_path.parent} does not exist")
+    try:
+        storage = parse_backing(args.backing, args.read_only)
+    except (ValueError, OSError) as err:
+        raise QconformError(f"{args.backing}: {err}") from None
+    export = Export(args.export, storage, args.read_only)
+    try:
+        serve_forever(export, socket_path=socket_path, port=args.port)
+    except OSError as err:
+        raise QconformError(f"cannot serve: {err.strerror or err}") from None
     return 0
 
 
@@ -238,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--profile", default="7.2")
     q.add_argument("--snapshot", metavar="FILE", help="present this captured identity and schema")
     q.set_defaults(func=cmd_serve)
+    q = serve.add_parser("nbd", help="the reference NBD server (unix socket or 127.0.0.1:PORT)")
+    where = q.add_mutually_exclusive_group(required=True)
+    where.add_argument("--socket", metavar="PATH")
+    where.add_argument("--port", type=int, metavar="N", help="TCP port on 127.0.0.1 only")
+    q.add_argument("--read-only", action="store_true")
+    q.add_argument("--export", default="", metavar="NAME", help="export name (default: empty)")
+    q.add_argument("backing", metavar="FILE | memory:SIZE")
+    q.set_defaults(func=cmd_serve_nbd)
 
     p = sub.add_parser("capture", help="record a real binary's greeting, version, commands and schema")
     impl_path(p)

@@ -28,6 +28,8 @@ class Profile:
     disabled_command_message: str
     # Enum rejection in the input visitor.
     enum_message: str
+    # Why the oracle abstains on JSON parse errors for this version, if it does.
+    json_errors_unmodelled: str = ""
 
 
 QEMU_7_2 = Profile(
@@ -44,7 +46,16 @@ PROFILES: dict[str, Profile] = {
     "7.2": QEMU_7_2,
     # Later versions word things as 7.2 does until a case shows otherwise.
     "10.0": replace(QEMU_7_2, name="10.0", major=10, minor=0),
-    "11.1": replace(QEMU_7_2, name="11.1", major=11, minor=1),
+    "11.1": replace(
+        QEMU_7_2,
+        name="11.1",
+        major=11,
+        minor=1,
+        json_errors_unmodelled=(
+            "QEMU 11.1's JSON parser words its errors differently and prefixes them with the "
+            "input's line:column; after a nesting-limit error it answers nothing until resynchronised"
+        ),
+    ),
     "3.1": replace(
         QEMU_7_2,
         name="3.1",

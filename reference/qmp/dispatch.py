@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reference.qapi.input_visitor import InputVisitor, VisitAbstains, VisitError
+from reference.qapi.input_visitor import UNVISITED_COMMANDS, InputVisitor, VisitAbstains, VisitError
 from reference.qmp.commands import HANDLERS, CommandError, Quit
 from reference.qobject.values import QDict, QObject
 
@@ -99,6 +99,8 @@ def _run(conn: QmpConnection, request: QDict) -> tuple[QObject, bool] | Abstain:
         raise CommandError(process.profile.disabled_command_class, message)
     if exec_key == "exec-oob" and not info.allow_oob:
         raise CommandError("GenericError", f"The command {command} does not support OOB")
+    if command in UNVISITED_COMMANDS:
+        return Abstain(f"{command}: its handler reads the raw arguments, without the visitor")
     arguments = request.get("arguments")
     args = arguments if isinstance(arguments, QDict) else QDict()
     try:

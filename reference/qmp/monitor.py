@@ -94,6 +94,10 @@ class QmpConnection:
 
     def _handle(self, item: JsonMessage) -> list[Output]:
         if not isinstance(item, ParsedValue):
+            unmodelled = self.process.profile.json_errors_unmodelled
+            if unmodelled:
+                self._abstained = True
+                return [NotModelled(unmodelled)]
             return [Message(error_response("GenericError", item.desc))]
         # With oob enabled QEMU runs exec-oob requests at once, in its I/O
         # thread, while in-band ones wait in a queue: their replies may overtake.
