@@ -1,0 +1,1 @@
+"""The NBD probe runner: probes, the server matrix, libnbd as a second client."""
