@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from conformance.errors import QconformError
 
@@ -74,7 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         pool.close()
     absent = [m for m in missing if not args.impl or m.name in args.impl]
+    nbd_runs = _run_nbd_matrix() if args.nbd else []
     document = results_document(results, impls, absent, started_iso, time.monotonic() - started)
+    document["nbd"] = [run.to_json() for run in nbd_runs]
     if args.output:
         write_json(Path(args.output), document)
     markdown = render_markdown(document)
@@ -91,6 +94,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report:
         print(f"report: {args.report}")
     return 1 if unexplained or (strict and absent) else 0
+
+
+def _run_nbd_matrix() -> list[Any]:
+    """Every NBD server found, read-only and writable, through every probe."""
+    from conformance.nbd.matrix import load_matrix
+    from conformance.nbd.runner import MODES, missing_reason, run_server
+
+    matrix = load_matrix()
+    runs = []
+    for spec in matrix.servers:
+        reason = missing_reason(spec)
+        if reason:
+            print(f"skipping NBD server {spec.name}: {reason}", file=sys.stderr)
+            continue
+        for mode in MODES:
+            runs.append(run_server(spec, mode, matrix))
+    return runs
 
 
 def _check_writable(path: Path, create_folder: bool = False) -> None:
@@ -245,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict", action="store_true", help="a missing implementation fails the run (default under CI=true)"
     )
+    p.add_argument("--no-nbd", dest="nbd", action="store_false", help="skip the NBD server probe matrix")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render a results JSON file as Markdown")

@@ -73,8 +73,36 @@ def render_markdown(document: dict[str, Any]) -> str:
             "```",
             "",
         ]
+    out += _nbd_section(document.get("nbd", []))
     skipped = Counter(r["detail"] for r in results if r["status"] == "skip")
     if skipped:
         out += ["", "## Skipped", ""]
         out += [f"- {n} × {_cell(reason)}" for reason, n in skipped.most_common()]
     return "\n".join(out) + "\n"
+
+
+def _nbd_section(runs: list[dict[str, Any]]) -> list[str]:
+    """Per NBD server and mode: verdict counts, then every failed MUST and unmet SHOULD."""
+    if not runs:
+        return []
+    verdicts = ("pass", "fail", "warn", "n/a")
+    out = ["", "## NBD servers", "", "| server | mode | " + " | ".join(verdicts) + " | crash |"]
+    out.append("|---" * (len(verdicts) + 3) + "|")
+    notes: list[str] = []
+    for run in runs:
+        counts = Counter(r["verdict"] for r in run["results"])
+        crash = _cell(run["crash"] or "", 80)
+        out.append(
+            f"| {run['server']} | {run['mode']} | "
+            + " | ".join(str(counts[v]) for v in verdicts)
+            + f" | {crash} |"
+        )
+        for r in run["results"]:
+            if r["verdict"] in ("fail", "warn"):
+                notes.append(
+                    f"- {run['server']} ({run['mode']}): **{r['verdict']}** `{r['clause']}` "
+                    f"({r['probe']}): {_cell(r['reason'], 300)}"
+                )
+    if notes:
+        out += ["", "Fail is a MUST broken; warn a SHOULD not followed.", "", *notes]
+    return out

@@ -33,6 +33,14 @@ class ServerRun:
     def by_verdict(self, verdict: Verdict) -> list[Result]:
         return [r for r in self.results if r.verdict is verdict]
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "server": self.server,
+            "mode": self.mode,
+            "crash": self.crash,
+            "results": [r.as_dict() for r in self.results],
+        }
+
 
 def missing_reason(spec: ServerSpec) -> str | None:
     if spec.binary == "python" or shutil.which(spec.binary):
