@@ -8,6 +8,7 @@ the same command again to resume.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -53,6 +54,8 @@ def run_campaign(target_name: str, folder: Path, seconds: int, extra: list[str] 
         raise QconformError(f"unknown fuzz target {target_name!r} (known: {', '.join(TARGETS)})")
     if seconds <= 0:
         raise QconformError("--seconds must be positive")
+    if importlib.util.find_spec("atheris") is None:
+        raise QconformError("atheris is not installed (pip install 'qconform[fuzz]')")
     corpus, findings = folder / "corpus", folder / "findings"
     try:
         corpus.mkdir(parents=True, exist_ok=True)
