@@ -145,6 +145,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from conformance.implementations import INTROSPECTION_DIR
     from conformance.snapshots import model_from_file
+    from conformance.storage import HostStorage
     from reference.profiles import UnknownProfile, get_profile
     from reference.server.qmp_server import serve_forever
 
@@ -154,6 +155,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise QconformError(str(err)) from None
     snapshot = Path(args.snapshot) if args.snapshot else INTROSPECTION_DIR / "qsd-7.2.json"
     model = model_from_file(snapshot, profile, exact_identity=True, real_clock=True)
+    # As a server the reference sees the real files, as this process can open them.
+    model.attach_storage(HostStorage())
     socket_path = Path(args.socket)
     if not socket_path.parent.is_dir():
         raise QconformError(f"{socket_path}: folder {socket_path.parent} does not exist")

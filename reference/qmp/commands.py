@@ -10,10 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from reference.block import commands as block
+from reference.block.errors import BlockError
+from reference.block.storage import UnknownStorage
 from reference.profiles import Flavour
 from reference.qobject.values import QDict, QObject
 
 if TYPE_CHECKING:
+    from reference.block.graph import BlockGraph
     from reference.qmp.monitor import QmpConnection
 
 
@@ -59,12 +63,28 @@ def quit_(conn: QmpConnection, args: QDict) -> Quit:
     return Quit()
 
 
+def _block_handler(command: Callable[[BlockGraph, QDict], QObject | None]) -> Handler:
+    """A reference.block command as a handler: its BlockError is QEMU's GenericError."""
+
+    def handler(conn: QmpConnection, args: QDict) -> QObject | None:
+        graph = conn.process.block or conn.process.attach_storage(UnknownStorage())
+        try:
+            return command(graph, args)
+        except BlockError as err:
+            raise CommandError("GenericError", err.desc) from None
+
+    return handler
+
+
 HANDLERS: dict[str, Handler] = {
     "qmp_capabilities": qmp_capabilities,
     "query-version": query_version,
     "query-commands": query_commands,
     "query-qmp-schema": query_qmp_schema,
     "quit": quit_,
+    "blockdev-add": _block_handler(block.blockdev_add),
+    "blockdev-del": _block_handler(block.blockdev_del),
+    "query-named-block-nodes": _block_handler(block.query_named_block_nodes),
 }
 
 # qemu-system reports the shutdown before it answers quit; the daemon just leaves.

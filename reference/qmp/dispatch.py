@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from reference.block.errors import NotModelled as BlockNotModelled
 from reference.qapi.input_visitor import UNVISITED_COMMANDS, InputVisitor, VisitAbstains, VisitError
 from reference.qmp.commands import HANDLERS, CommandError, Quit
 from reference.qobject.values import QDict, QObject
@@ -110,7 +111,10 @@ def _run(conn: QmpConnection, request: QDict) -> tuple[QObject, bool] | Abstain:
     handler = HANDLERS.get(command)
     if handler is None:
         return Abstain(f"{command} is not modelled")
-    result = handler(conn, args)
+    try:
+        result = handler(conn, args)
+    except BlockNotModelled as why:
+        return Abstain(f"{command}: {why.reason}")
     if isinstance(result, Quit):
         return QDict(), True
     return (QDict() if result is None else result), False

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from reference.block.graph import BlockGraph
+from reference.block.storage import StorageFacts
 from reference.profiles import Flavour, Profile
 from reference.qapi.introspection import Schema
 from reference.qobject.patterns import ANY_INT, ANY_STRING
@@ -36,6 +38,13 @@ class ProcessModel:
     clock: Callable[[], float] | None = None
     running: bool = True
     disabled: dict[str, str | None] = field(default_factory=dict)
+    # The block graph; None (no nodes, blockdev-add not modelled) until storage facts are given.
+    block: BlockGraph | None = None
+
+    def attach_storage(self, storage: StorageFacts) -> BlockGraph:
+        """Model a process that sees this storage: a fresh, empty block graph."""
+        self.block = BlockGraph(storage)
+        return self.block
 
     def timestamp(self) -> QDict:
         if self.clock is None:

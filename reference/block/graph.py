@@ -1,0 +1,151 @@
+"""The block graph: blockdev-add and blockdev-del on nodes, in QEMU 7.2's order of checks.
+
+Opening a format node opens (or looks up) its 'file' child first, then
+claims the node's name, then opens the driver. Whatever a failed
+blockdev-add created is removed again.
+"""
+
+from __future__ import annotations
+
+from reference.block.errors import BlockError, NotModelled
+from reference.block.names import check_new_name
+from reference.block.node import Node
+from reference.block.options import FORMATS, Flags, driver_of, resolve_flags, text_option
+from reference.block.storage import FileFacts, StorageFacts
+from reference.qobject.values import QDict
+
+NULL_CO_SIZE = 1 << 30  # null-co's default size
+
+
+class BlockGraph:
+    def __init__(self, storage: StorageFacts) -> None:
+        self.storage = storage
+        self.nodes: list[Node] = []  # in the order QEMU registered them
+        self._auto_names = 0
+
+    def find(self, name: str) -> Node | None:
+        return next((node for node in self.nodes if node.name == name), None)
+
+    # blockdev-add
+
+    def add(self, opts: QDict) -> None:
+        if "node-name" not in opts:
+            raise BlockError("'node-name' must be specified for the root node")
+        created: list[Node] = []
+        try:
+            root = self._open(opts, Flags(), created)
+        except (BlockError, NotModelled):
+            self._forget(created)
+            raise
+        root.monitor_owned = True
+
+    def _open(self, opts: QDict, inherited: Flags, created: list[Node]) -> Node:
+        driver = driver_of(opts)
+        flags = resolve_flags(opts, inherited)
+        child = self._open_child(opts.get("file"), flags, created) if driver in FORMATS else None
+        name = opts.get("node-name")
+        if isinstance(name, str):
+            check_new_name(name, {node.name for node in self.nodes})
+        else:
+            self._auto_names += 1
+            name = f"#block{self._auto_names}"
+        node = Node(name, not isinstance(opts.get("node-name"), str), driver, "", *_flags(flags))
+        self.nodes.append(node)
+        created.append(node)
+        if driver == "file":
+            self._open_file(node, text_option(opts, "filename"))
+        elif driver == "null-co":
+            node.filename = "null-co://"
+            node.facts = null_facts()
+        else:
+            assert child is not None
+            self._attach(node, child)
+        return node
+
+    def _open_child(self, ref: object, flags: Flags, created: list[Node]) -> Node:
+        if isinstance(ref, str):
+            found = self.find(ref)
+            if found is None:
+                raise BlockError(f"Cannot find device='{ref}' nor node-name='{ref}'")
+            return found
+        assert isinstance(ref, QDict), "the input visitor checked 'file'"
+        return self._open(ref, flags, created)
+
+    def _open_file(self, node: Node, filename: str) -> None:
+        # file-posix (4.0+): with auto-read-only it opens read-only and goes
+        # read-write only when a writer attaches; the node itself stays writable.
+        write = not node.read_only and not node.auto_read_only
+        error = self.storage.open_error(filename, write)
+        if error is not None:
+            raise BlockError(f"Could not open '{filename}': {error}")
+        node.filename = filename
+        node.facts = self.storage.file(filename)
+
+    def _attach(self, parent: Node, child: Node) -> None:
+        if child.driver != "file" and parent.driver == "qcow2":
+            raise NotModelled("blockdev-add: qcow2 over a format node is not modelled")
+        if parent.wants_write_on_file():
+            self._grant_write(child)
+        if any(_conflict(parent, other) or _conflict(other, parent) for other in child.parents):
+            raise NotModelled("blockdev-add: permission conflicts are not modelled")
+        child.parents.append(parent)
+        parent.file_child = child
+        parent.filename = child.filename
+        parent.facts = child.facts
+        if parent.driver == "qcow2":
+            self._read_qcow2_header(parent)
+
+    def _grant_write(self, child: Node) -> None:
+        if child.read_only:
+            raise BlockError("Block node is read-only")
+        if child.auto_read_only and not any(p.wants_write_on_file() for p in child.parents):
+            error = self.storage.open_error(child.filename, True)
+            if error is not None:
+                raise BlockError(f"Could not open '{child.filename}': {error}")
+
+    def _read_qcow2_header(self, node: Node) -> None:
+        image = self.storage.image(node.filename)
+        if image is None or image.format != "qcow2":
+            raise BlockError("Image is not in qcow2 format")
+        if image.backing_file is not None:
+            raise NotModelled("blockdev-add: qcow2 images with a backing file are not modelled")
+        node.image = image
+
+    def _forget(self, created: list[Node]) -> None:
+        gone = set(created)
+        self.nodes = [node for node in self.nodes if node not in gone]
+        for node in self.nodes:
+            node.parents = [p for p in node.parents if p not in gone]
+
+    # blockdev-del
+
+    def delete(self, name: str) -> None:
+        node = self.find(name)
+        if node is None:
+            raise BlockError(f"Failed to find node with node-name='{name}'")
+        if not node.monitor_owned:
+            raise BlockError(f"Node {name} is not owned by the monitor")
+        if node.parents:
+            raise BlockError(f"Block device {name} is in use")
+        self._drop(node)
+
+    def _drop(self, node: Node) -> None:
+        self.nodes.remove(node)
+        child = node.file_child
+        if child is None:
+            return
+        child.parents.remove(node)
+        if not child.parents and not child.monitor_owned:
+            self._drop(child)
+
+
+def _flags(flags: Flags) -> tuple[bool, bool]:
+    return flags.read_only, flags.auto_read_only
+
+
+def _conflict(user: Node, other: Node) -> bool:
+    return user.wants_write_on_file() and other.unshares_write_on_file()
+
+
+def null_facts() -> FileFacts:
+    return FileFacts(size=NULL_CO_SIZE, allocated=0)

@@ -1,0 +1,25 @@
+"""Node names: which are well formed, and the checks blockdev-add makes, in QEMU 7.2's order."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Container
+
+from reference.block.errors import BlockError
+
+NAME_LIMIT = 32  # QEMU keeps node names in a char[32]: 31 characters at most
+_FIRST = frozenset(string.ascii_letters)
+_REST = frozenset(string.ascii_letters + string.digits + "-._")
+
+
+def well_formed(name: str) -> bool:
+    return bool(name) and name[0] in _FIRST and all(c in _REST for c in name[1:])
+
+
+def check_new_name(name: str, taken: Container[str]) -> None:
+    if not well_formed(name):
+        raise BlockError(f"Invalid node-name: '{name}'")
+    if name in taken:
+        raise BlockError(f"Duplicate nodes with node-name='{name}'")
+    if len(name) >= NAME_LIMIT:
+        raise BlockError("Node name too long")

@@ -1,0 +1,31 @@
+"""One block node as the model keeps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reference.block.storage import FileFacts, ImageFacts
+
+
+@dataclass(eq=False)
+class Node:
+    name: str
+    auto_named: bool  # QEMU made the name up ("#block" + counter + random digits)
+    driver: str
+    filename: str
+    read_only: bool
+    auto_read_only: bool
+    file_child: Node | None = None
+    monitor_owned: bool = False  # added by blockdev-add as a root: blockdev-del may remove it
+    parents: list[Node] = field(default_factory=list)
+    facts: FileFacts | None = None  # the protocol file's facts (file nodes and their parents)
+    image: ImageFacts | None = None  # the format header (qcow2 nodes)
+
+    def wants_write_on_file(self) -> bool:
+        # qcow2 keeps metadata in its file: a writable qcow2 node writes there.
+        # raw passes its users' permissions through, and blockdev-add gives it none.
+        return self.driver == "qcow2" and not self.read_only
+
+    def unshares_write_on_file(self) -> bool:
+        # Nobody else may write to or resize a qcow2 node's file, read-only or not.
+        return self.driver == "qcow2"

@@ -1,0 +1,54 @@
+"""blockdev-add options: which the model understands, and how read-only flags resolve.
+
+Verified on qemu-storage-daemon 7.2: an inline child that does not set
+read-only / auto-read-only takes its parent's resolved values (the facts
+sheet's "inline children default to off" does not hold for 'file' children);
+an explicit value on the child wins. A referenced child keeps its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference.block.errors import NotModelled
+from reference.qobject.values import QDict
+
+COMMON = frozenset({"driver", "node-name", "read-only", "auto-read-only"})
+MODELLED_OPTIONS: dict[str, frozenset[str]] = {
+    "file": COMMON | {"filename"},
+    "raw": COMMON | {"file"},
+    "qcow2": COMMON | {"file"},
+    "null-co": COMMON,
+}
+FORMATS = frozenset({"raw", "qcow2"})  # drivers with a 'file' child
+
+
+@dataclass(frozen=True)
+class Flags:
+    read_only: bool = False
+    auto_read_only: bool = False
+
+
+def driver_of(opts: QDict) -> str:
+    driver = opts.get("driver")
+    assert isinstance(driver, str), "the input visitor checked 'driver'"
+    if driver not in MODELLED_OPTIONS:
+        raise NotModelled(f"blockdev-add: driver {driver} is not modelled")
+    extra = sorted(set(opts.keys()) - MODELLED_OPTIONS[driver])
+    if extra:
+        raise NotModelled(f"blockdev-add: {driver} option {extra[0]} is not modelled")
+    return driver
+
+
+def resolve_flags(opts: QDict, inherited: Flags) -> Flags:
+    """The node's flags: its own options, else what it inherits (blockdev-add roots: both off)."""
+    read_only = opts.get("read-only") if "read-only" in opts else inherited.read_only
+    auto_read_only = opts.get("auto-read-only") if "auto-read-only" in opts else inherited.auto_read_only
+    assert isinstance(read_only, bool) and isinstance(auto_read_only, bool)
+    return Flags(read_only, auto_read_only)
+
+
+def text_option(opts: QDict, key: str) -> str:
+    value = opts.get(key)
+    assert isinstance(value, str), f"the input visitor checked {key!r}"
+    return value

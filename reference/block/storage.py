@@ -1,0 +1,56 @@
+"""What the oracle may know about storage, as the QEMU process would see it.
+
+The harness implements StorageFacts against real files (conformance.storage);
+tests use in-memory fakes. The oracle never touches a filesystem itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from reference.block.errors import NotModelled
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    size: int  # st_size: a file node's (and a raw node's) virtual size
+    allocated: int  # bytes allocated on disk: every node's "actual-size"
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """A format's header as qemu-img reads it (qcow2 only for now)."""
+
+    format: str
+    virtual_size: int
+    cluster_size: int | None = None
+    dirty: bool = False
+    backing_file: str | None = None
+    # ImageInfoSpecific as JSON ({"type": ..., "data": {...}}), or None.
+    format_specific: Any = field(default=None, compare=False)
+
+
+class StorageFacts(Protocol):
+    def open_error(self, path: str, write: bool) -> str | None:
+        """strerror() of open(path, O_RDWR if write else O_RDONLY) as the QEMU process, or None."""
+        ...
+
+    def file(self, path: str) -> FileFacts: ...
+
+    def image(self, path: str) -> ImageFacts | None:
+        """The image format found in the file's header (None: no known format, i.e. raw data)."""
+        ...
+
+
+class UnknownStorage:
+    """Storage the model knows nothing about: any question about a file abstains."""
+
+    def open_error(self, path: str, write: bool) -> str | None:
+        raise NotModelled(f"no storage facts for {path}")
+
+    def file(self, path: str) -> FileFacts:
+        raise NotModelled(f"no storage facts for {path}")
+
+    def image(self, path: str) -> ImageFacts | None:
+        raise NotModelled(f"no storage facts for {path}")
