@@ -104,14 +104,7 @@ class ContainerInstance:
         return " | ".join(text.splitlines())[-2000:] or "(no output)"
 
     def connect(self) -> RawQmpStream:
-        deadline = time.monotonic() + 2.0
-        while True:
-            try:
-                return RawQmpStream(self.socket, timeout=self.read_timeout)
-            except (ConnectionRefusedError, FileNotFoundError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        return RawQmpStream.connect_when_listening(self.socket, self.read_timeout, self.alive)
 
     def alive(self) -> bool:
         try:

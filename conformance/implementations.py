@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,15 +80,7 @@ class ProcessInstance:
             raise
 
     def connect(self) -> QmpStream:
-        # The socket file appears at bind(), a moment before listen(): retry briefly.
-        deadline = time.monotonic() + 2.0
-        while True:
-            try:
-                return RawQmpStream(self.socket, timeout=self.read_timeout)
-            except (ConnectionRefusedError, FileNotFoundError):
-                if time.monotonic() > deadline or not self.process.alive():
-                    raise
-                time.sleep(0.01)
+        return RawQmpStream.connect_when_listening(self.socket, self.read_timeout, self.process.alive)
 
     def alive(self) -> bool:
         return self.process.alive()

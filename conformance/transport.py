@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -65,6 +66,20 @@ class RawQmpStream:
 
     def close(self) -> None:
         self._sock.close()
+
+    @classmethod
+    def connect_when_listening(
+        cls, path: Path | str, timeout: float, alive: Callable[[], bool], patience: float = 2.0
+    ) -> RawQmpStream:
+        """Connect, retrying briefly: a socket file appears at bind(), a moment before listen()."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                return cls(path, timeout=timeout)
+            except (ConnectionRefusedError, FileNotFoundError):
+                if time.monotonic() > deadline or not alive():
+                    raise
+                time.sleep(0.01)
 
     def __enter__(self) -> RawQmpStream:
         return self
