@@ -30,6 +30,7 @@ class QmpCase:
     capabilities: tuple[str, ...] = ()
     incomplete: bool = False
     expect: tuple[Any, ...] | None = None  # None: the oracle predicts
+    survives_only: bool = False  # "survives": judge only that it answers the sync line and lives
     pinned: tuple[Any, ...] | None = None
     tags: tuple[str, ...] = field(default=())
 
@@ -81,7 +82,8 @@ def load_file(path: Path, validator: jsonschema.protocols.Validator | None = Non
                 negotiate=raw.get("negotiate", True),
                 capabilities=tuple(raw.get("capabilities", ())),
                 incomplete=raw.get("incomplete", False),
-                expect=None if expect == "predict" else tuple(expect),
+                expect=None if expect in ("predict", "survives") else tuple(expect),
+                survives_only=expect == "survives",
                 pinned=tuple(raw["pinned"]) if "pinned" in raw else None,
                 tags=tuple(raw.get("tags", ())),
             )

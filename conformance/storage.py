@@ -69,6 +69,8 @@ class HostStorage:
             cluster_size=info.get("cluster-size"),
             dirty=info.get("dirty-flag", False),
             backing_file=info.get("backing-filename"),
+            backing_format=info.get("backing-filename-format"),
+            full_backing_file=info.get("full-backing-filename"),
             format_specific=info.get("format-specific"),
         )
 
@@ -98,12 +100,36 @@ def qemu_img_info(path: str) -> dict[str, Any]:
     return info
 
 
-def create_image(path: Path, fmt: str, size: int, backing: Path | None = None) -> Path:
+def create_image(
+    path: Path, fmt: str, size: int, backing: Path | None = None, backing_format: str | None = None
+) -> Path:
     argv = ["qemu-img", "create", "-q", "-f", fmt]
-    if backing is not None:
+    if backing is not None and backing_format is not None:
+        # -u: the backing file may only be readable through another view (a read-only mount).
+        argv += ["-u", "-b", str(backing), "-F", backing_format]
+    elif backing is not None:
         argv += ["-b", str(backing), "-F", qemu_img_info(str(backing))["format"]]
     _run([*argv, str(path), str(size)])
     return path
+
+
+def write_pattern(path: str, fmt: str, pattern: int, offset: int, length: int) -> None:
+    _run(["qemu-io", "-f", fmt, "-c", f"write -P {pattern} {offset} {length}", path])
+
+
+def reads_pattern(path: str, fmt: str, pattern: int, offset: int, length: int) -> bool:
+    """Whether the image (through its chain) reads back `pattern` there; -U: QEMU may hold locks."""
+    try:
+        _run(["qemu-io", "-U", "-r", "-f", fmt, "-c", f"read -P {pattern} {offset} {length}", path])
+    except QconformError:
+        return False
+    return True
+
+
+def checksum(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _run(argv: list[str]) -> str:

@@ -9,7 +9,9 @@ abstains: name checks and lookups are still predicted.
 from __future__ import annotations
 
 from reference.block.graph import BlockGraph
+from reference.block.jobs import block_commit as commit
 from reference.block.query import named_block_nodes
+from reference.block.reopen import blockdev_reopen as reopen
 from reference.qobject.values import QDict, QObject
 
 
@@ -24,5 +26,14 @@ def blockdev_del(graph: BlockGraph, args: QDict) -> None:
 
 
 def query_named_block_nodes(graph: BlockGraph, args: QDict) -> QObject:
-    # 'flat' only drops backing-image, and the model has no backing chains yet.
-    return named_block_nodes(graph)
+    return named_block_nodes(graph, args.get("flat") is True)
+
+
+def blockdev_reopen(graph: BlockGraph, args: QDict) -> None:
+    entries = args.get("options")
+    assert isinstance(entries, list), "the input visitor checked 'options'"
+    reopen(graph, [entry for entry in entries if isinstance(entry, QDict)])
+
+
+def block_commit(graph: BlockGraph, args: QDict) -> None:
+    commit(graph, args)

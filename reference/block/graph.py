@@ -1,8 +1,9 @@
 """The block graph: blockdev-add and blockdev-del on nodes, in QEMU 7.2's order of checks.
 
 Opening a format node opens (or looks up) its 'file' child first, then
-claims the node's name, then opens the driver. Whatever a failed
-blockdev-add created is removed again.
+claims the node's name, then opens the driver, then (qcow2) its backing
+child: given by name, inline, null, or opened from the header's backing file
+name. Whatever a failed blockdev-add created is removed again.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from reference.block.errors import BlockError, NotModelled
 from reference.block.names import check_new_name
 from reference.block.node import Node
-from reference.block.options import FORMATS, Flags, driver_of, resolve_flags, text_option
+from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
 from reference.block.storage import FileFacts, StorageFacts
-from reference.qobject.values import QDict
+from reference.qobject.patterns import ANY_INT
+from reference.qobject.values import QDict, QNull
 
 NULL_CO_SIZE = 1 << 30  # null-co's default size
 
@@ -22,6 +24,17 @@ class BlockGraph:
         self.storage = storage
         self.nodes: list[Node] = []  # in the order QEMU registered them
         self._auto_names = 0
+        self._events: list[tuple[str, QDict]] = []  # predicted events not yet handed out
+
+    def emit(self, name: str, data: QDict) -> None:
+        self._events.append((name, data))
+
+    def take_events(self) -> list[QDict]:
+        """The events predicted since the last call (timestamps are wildcards: QEMU's clock)."""
+        stamp = QDict({"seconds": ANY_INT, "microseconds": ANY_INT})
+        events = [QDict({"event": name, "timestamp": stamp, "data": data}) for name, data in self._events]
+        self._events = []
+        return events
 
     def find(self, name: str) -> Node | None:
         return next((node for node in self.nodes if node.name == name), None)
@@ -33,13 +46,13 @@ class BlockGraph:
             raise BlockError("'node-name' must be specified for the root node")
         created: list[Node] = []
         try:
-            root = self._open(opts, Flags(), created)
+            root = self._open(opts, Flags(), created, None)
         except (BlockError, NotModelled):
             self._forget(created)
             raise
         root.monitor_owned = True
 
-    def _open(self, opts: QDict, inherited: Flags, created: list[Node]) -> Node:
+    def _open(self, opts: QDict, inherited: Flags, created: list[Node], parent: Node | None) -> Node:
         driver = driver_of(opts)
         flags = resolve_flags(opts, inherited)
         child = self._open_child(opts.get("file"), flags, created) if driver in FORMATS else None
@@ -50,6 +63,8 @@ class BlockGraph:
             self._auto_names += 1
             name = f"#block{self._auto_names}"
         node = Node(name, not isinstance(opts.get("node-name"), str), driver, "", *_flags(flags))
+        node.read_only_explicit = "read-only" in opts
+        node.inherits_from = parent
         self.nodes.append(node)
         created.append(node)
         if driver == "file":
@@ -59,8 +74,45 @@ class BlockGraph:
             node.facts = null_facts()
         else:
             assert child is not None
+            if child.inherits_from is None and isinstance(opts.get("file"), QDict):
+                child.inherits_from = node
             self._attach(node, child)
+        if driver == "qcow2":
+            self._open_backing(node, opts, created)
         return node
+
+    def _open_backing(self, node: Node, opts: QDict, created: list[Node]) -> None:
+        assert node.image is not None
+        header = node.image.backing_file or ""
+        given = opts.get("backing")
+        if "backing" not in opts:
+            if not header:
+                return
+            child = self._open(self._header_backing(node), BACKING_DEFAULTS, created, node)
+            node.auto_backing_file = child.filename
+        elif isinstance(given, QNull):
+            node.auto_backing_file = header
+            return
+        elif isinstance(given, str):
+            found = self.find(given)
+            if found is None or found is node:
+                raise NotModelled("blockdev-add: a backing reference to an unknown node is not modelled")
+            child = found
+            node.auto_backing_file = header
+        else:
+            assert isinstance(given, QDict), "the input visitor checked 'backing'"
+            child = self._open(given, BACKING_DEFAULTS, created, node)
+            node.auto_backing_file = header
+        child.parents.append(node)
+        node.backing = child
+
+    def _header_backing(self, node: Node) -> QDict:
+        image = node.image
+        assert image is not None
+        if image.backing_format not in FORMATS or image.full_backing_file is None:
+            raise NotModelled("blockdev-add: probing the backing file's format is not modelled")
+        file = QDict({"driver": "file", "filename": image.full_backing_file})
+        return QDict({"driver": image.backing_format, "file": file})
 
     def _open_child(self, ref: object, flags: Flags, created: list[Node]) -> Node:
         if isinstance(ref, str):
@@ -69,9 +121,15 @@ class BlockGraph:
                 raise BlockError(f"Cannot find device='{ref}' nor node-name='{ref}'")
             return found
         assert isinstance(ref, QDict), "the input visitor checked 'file'"
-        return self._open(ref, flags, created)
+        return self._open(ref, flags, created, None)
+
+    def _shares_file(self, node: Node) -> bool:
+        return any(o is not node and o.driver == "file" and o.filename == node.filename for o in self.nodes)
 
     def _open_file(self, node: Node, filename: str) -> None:
+        # Image locking (a qcow2 node's file opened twice) is not modelled.
+        if any(p.driver == "qcow2" for o in self.nodes if o.filename == filename for p in o.parents):
+            raise NotModelled("blockdev-add: a qcow2 image opened twice (image locking) is not modelled")
         # file-posix (4.0+): with auto-read-only it opens read-only and goes
         # read-write only when a writer attaches; the node itself stays writable.
         write = not node.read_only and not node.auto_read_only
@@ -94,6 +152,8 @@ class BlockGraph:
         parent.facts = child.facts
         if parent.driver == "qcow2":
             self._read_qcow2_header(parent)
+            if self._shares_file(child):
+                raise NotModelled("blockdev-add: a qcow2 image opened twice (image locking) is not modelled")
 
     def _grant_write(self, child: Node) -> None:
         if child.read_only:
@@ -107,9 +167,16 @@ class BlockGraph:
         image = self.storage.image(node.filename)
         if image is None or image.format != "qcow2":
             raise BlockError("Image is not in qcow2 format")
-        if image.backing_file is not None:
-            raise NotModelled("blockdev-add: qcow2 images with a backing file are not modelled")
         node.image = image
+
+    def refresh_facts(self, node: Node) -> None:
+        """Re-read a node's file (and header) after a job wrote it."""
+        node.stale = False
+        if node.driver == "null-co":
+            return
+        node.facts = self.storage.file(node.filename)
+        if node.driver == "qcow2":
+            node.image = self.storage.image(node.filename)
 
     def _forget(self, created: list[Node]) -> None:
         gone = set(created)
@@ -129,14 +196,15 @@ class BlockGraph:
             raise BlockError(f"Block device {name} is in use")
         self._drop(node)
 
+    def drop(self, node: Node) -> None:
+        self._drop(node)
+
     def _drop(self, node: Node) -> None:
         self.nodes.remove(node)
-        child = node.file_child
-        if child is None:
-            return
-        child.parents.remove(node)
-        if not child.parents and not child.monitor_owned:
-            self._drop(child)
+        for child in node.children():
+            child.parents.remove(node)
+            if not child.parents and not child.monitor_owned:
+                self._drop(child)
 
 
 def _flags(flags: Flags) -> tuple[bool, bool]:

@@ -20,6 +20,15 @@ class Node:
     parents: list[Node] = field(default_factory=list)
     facts: FileFacts | None = None  # the protocol file's facts (file nodes and their parents)
     image: ImageFacts | None = None  # the format header (qcow2 nodes)
+    backing: Node | None = None
+    # What QEMU compares the backing node's filename with to decide whether the
+    # chain was overridden (then the filename becomes "json:{...}"): the
+    # header's string when the backing was given, the opened file's name when
+    # QEMU opened it from the header itself.
+    auto_backing_file: str = ""
+    read_only_explicit: bool = False  # set by the node's own options (reopen keeps it)
+    inherits_from: Node | None = None  # the parent whose options an inline/implicit child took
+    stale: bool = False  # a job wrote the file: re-read its facts before reporting them
 
     def wants_write_on_file(self) -> bool:
         # qcow2 keeps metadata in its file: a writable qcow2 node writes there.
@@ -29,3 +38,6 @@ class Node:
     def unshares_write_on_file(self) -> bool:
         # Nobody else may write to or resize a qcow2 node's file, read-only or not.
         return self.driver == "qcow2"
+
+    def children(self) -> list[Node]:
+        return [child for child in (self.file_child, self.backing) if child is not None]

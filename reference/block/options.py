@@ -1,6 +1,6 @@
 """blockdev-add options: which the model understands, and how read-only flags resolve.
 
-Verified on qemu-storage-daemon 7.2: an inline child that does not set
+Verified on qemu-storage-daemon 7.2: an inline 'file' child that does not set
 read-only / auto-read-only takes its parent's resolved values (the facts
 sheet's "inline children default to off" does not hold for 'file' children);
 an explicit value on the child wins. A referenced child keeps its own.
@@ -17,7 +17,7 @@ COMMON = frozenset({"driver", "node-name", "read-only", "auto-read-only"})
 MODELLED_OPTIONS: dict[str, frozenset[str]] = {
     "file": COMMON | {"filename"},
     "raw": COMMON | {"file"},
-    "qcow2": COMMON | {"file"},
+    "qcow2": COMMON | {"file", "backing"},
     "null-co": COMMON,
 }
 FORMATS = frozenset({"raw", "qcow2"})  # drivers with a 'file' child
@@ -38,6 +38,11 @@ def driver_of(opts: QDict) -> str:
     if extra:
         raise NotModelled(f"blockdev-add: {driver} option {extra[0]} is not modelled")
     return driver
+
+
+# A backing child QEMU opens (inline or from the header) starts read-only,
+# without auto-read-only, whatever its parent has (verified on qsd 7.2).
+BACKING_DEFAULTS = Flags(read_only=True, auto_read_only=False)
 
 
 def resolve_flags(opts: QDict, inherited: Flags) -> Flags:

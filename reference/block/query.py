@@ -4,12 +4,15 @@ Members are put in the order QAPI's output visitor writes them (schema
 order); the QDict then presents them in QEMU's hash order. Throttling
 values are zero and the cache mode is blockdev-add's default (writeback,
 no O_DIRECT, flushes), because the model rejects options that change them.
+Verified on qsd 7.2: with flat=true backing_file_depth is 0 and no
+backing-image is given; without it both follow the whole backing chain.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.node import Node
 from reference.qobject.patterns import ANY_STRING
@@ -21,31 +24,43 @@ THROTTLE_MEMBERS = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")
 HAS_GET_INFO = frozenset({"file", "raw", "qcow2"})
 
 
-def named_block_nodes(graph: BlockGraph) -> list[QObject]:
-    return [device_info(node) for node in reversed(graph.nodes)]
+def named_block_nodes(graph: BlockGraph, flat: bool = False) -> list[QObject]:
+    for node in graph.nodes:
+        if node.stale:  # a job wrote the image: QEMU reports what is there now
+            graph.refresh_facts(node)
+    return [device_info(node, flat) for node in reversed(graph.nodes)]
 
 
-def device_info(node: Node) -> QDict:
+def chain_depth(node: Node) -> int:
+    depth = 0
+    while node.backing is not None:
+        depth, node = depth + 1, node.backing
+    return depth
+
+
+def device_info(node: Node, flat: bool = False) -> QDict:
     info = QDict()
-    info.put("file", node.filename)
+    info.put("file", display_filename(node))
     info.put("node-name", ANY_STRING if node.auto_named else node.name)
     info.put("ro", node.read_only)
     info.put("drv", node.driver)
-    info.put("backing_file_depth", 0)
+    if node.backing is not None:
+        info.put("backing_file", display_filename(node.backing))
+    info.put("backing_file_depth", 0 if flat else chain_depth(node))
     info.put("encrypted", False)
     info.put("detect_zeroes", "off")
     for member in THROTTLE_MEMBERS:
         info.put(member, 0)
-    info.put("image", image_info(node))
+    info.put("image", image_info(node, flat))
     info.put("cache", QDict({"writeback": True, "direct": False, "no-flush": False}))
     info.put("write_threshold", 0)
     return info
 
 
-def image_info(node: Node) -> QDict:
+def image_info(node: Node, flat: bool = False) -> QDict:
     assert node.facts is not None, "an opened node has its file's facts"
     image = QDict()
-    image.put("filename", node.filename)
+    image.put("filename", display_filename(node))
     image.put("format", node.driver)
     if node.driver in HAS_GET_INFO:
         image.put("dirty-flag", node.image.dirty if node.image is not None else False)
@@ -54,6 +69,14 @@ def image_info(node: Node) -> QDict:
         image.put("virtual-size", node.image.virtual_size)
         if node.image.cluster_size:
             image.put("cluster-size", node.image.cluster_size)
+        if node.image.backing_file:
+            image.put("backing-filename", node.image.backing_file)
+            if node.image.full_backing_file is not None:
+                image.put("full-backing-filename", node.image.full_backing_file)
+            if node.image.backing_format is not None:
+                image.put("backing-filename-format", node.image.backing_format)
+        if node.backing is not None and not flat:
+            image.put("backing-image", image_info(node.backing))
         if node.image.format_specific is not None:
             image.put("format-specific", json_to_qobject(node.image.format_specific))
     else:

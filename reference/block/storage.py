@@ -26,7 +26,9 @@ class ImageFacts:
     virtual_size: int
     cluster_size: int | None = None
     dirty: bool = False
-    backing_file: str | None = None
+    backing_file: str | None = None  # the header's string, as written
+    backing_format: str | None = None
+    full_backing_file: str | None = None  # resolved against the image's folder
     # ImageInfoSpecific as JSON ({"type": ..., "data": {...}}), or None.
     format_specific: Any = field(default=None, compare=False)
 

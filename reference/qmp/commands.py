@@ -85,6 +85,8 @@ HANDLERS: dict[str, Handler] = {
     "blockdev-add": _block_handler(block.blockdev_add),
     "blockdev-del": _block_handler(block.blockdev_del),
     "query-named-block-nodes": _block_handler(block.query_named_block_nodes),
+    "blockdev-reopen": _block_handler(block.blockdev_reopen),
+    "block-commit": _block_handler(block.block_commit),
 }
 
 # qemu-system reports the shutdown before it answers quit; the daemon just leaves.

@@ -53,7 +53,6 @@ class QmpConnection:
         self.phase = Phase.AWAITING_GREETING
         self.oob_enabled = False
         self._stream = JsonStreamer()
-        self._abstained = False
 
     @property
     def negotiated(self) -> bool:
@@ -79,7 +78,7 @@ class QmpConnection:
         outputs: list[Output] = []
         for item in self._stream.feed(data):
             outputs.extend(self._handle(item))
-            if self.phase is Phase.CLOSED or self._abstained:
+            if self.phase is Phase.CLOSED:
                 break
         return outputs
 
@@ -96,7 +95,6 @@ class QmpConnection:
         if not isinstance(item, ParsedValue):
             unmodelled = self.process.profile.json_errors_unmodelled
             if unmodelled:
-                self._abstained = True
                 return [NotModelled(unmodelled)]
             return [Message(error_response("GenericError", item.desc))]
         # With oob enabled QEMU runs exec-oob requests at once, in its I/O
@@ -104,7 +102,6 @@ class QmpConnection:
         out_of_band = self.oob_enabled and _is_oob_request(item.value)
         response = dispatch(self, item.value)
         if isinstance(response, Abstain):
-            self._abstained = True
             return [NotModelled(response.reason)]
         outputs: list[Output] = []
         if response.quit and QUIT_EMITS_SHUTDOWN[self.process.flavour]:

@@ -28,6 +28,7 @@ class BlockFixture:
     images: tuple[dict[str, Any], ...]
     table: dict[str, Any]
     cases: tuple[StepCase, ...]
+    chain_table: dict[str, Any] | None = None
 
 
 def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
@@ -36,7 +37,11 @@ def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
     cases = tuple(
         StepCase(raw["id"], raw["description"], raw["storage"], tuple(raw["steps"])) for raw in data["cases"]
     )
-    return BlockFixture(tuple(data["images"]), data.get("truth-table", {}), cases)
+    return BlockFixture(tuple(data["images"]), data.get("truth-table", {}), cases, data.get("chain-table"))
+
+
+def load_all() -> tuple[BlockFixture, ...]:
+    return (load(), load(BLOCK_DIR / "chain.json"))
 
 
 def with_paths(value: Any, paths: dict[str, str]) -> Any:

@@ -7,21 +7,21 @@ from collections.abc import Callable
 import pytest
 
 from block.conftest import StorageView, real_implementation
-from block.fixture import load, with_paths
+from block.fixture import BlockFixture, StepCase, load_all, with_paths
 from block.session import Session
 
 pytestmark = pytest.mark.slow
-CASES = load().cases
+CASES: list[tuple[BlockFixture, StepCase]] = [(fx, case) for fx in load_all() for case in fx.cases]
 
 
 @pytest.mark.parametrize("impl_name", ["qsd", "qemu-system"])
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_block_case(impl_name: str, case: object, storage: Callable[[str], StorageView]) -> None:
-    from block.fixture import StepCase
-
-    assert isinstance(case, StepCase)
+@pytest.mark.parametrize("entry", CASES, ids=[case.id for _fx, case in CASES])
+def test_block_case(
+    impl_name: str, entry: tuple[BlockFixture, StepCase], storage: Callable[..., StorageView]
+) -> None:
+    fixture, case = entry
     impl = real_implementation(impl_name)
-    view = storage(case.storage)
+    view = storage(case.storage, fixture)
     session = Session(view.implementation(impl), view.facts)
     try:
         steps = [session.run(with_paths(command, view.paths)) for command in case.steps]

@@ -10,7 +10,7 @@ from reference.block.names import well_formed
 from reference.block.query import named_block_nodes, sectors_rounded
 from reference.block.storage import FileFacts, ImageFacts
 from reference.qobject.patterns import ANY_STRING
-from reference.qobject.values import QDict
+from reference.qobject.values import QDict, qnull
 
 
 class FakeStorage:
@@ -87,3 +87,49 @@ def test_unmodelled_input_abstains() -> None:
 
 def test_sector_rounding() -> None:
     assert sectors_rounded(196616) == 197120 and sectors_rounded(1 << 20) == 1 << 20
+
+
+def chain_graph() -> BlockGraph:
+    base = ImageFacts("qcow2", 1 << 20, 65536)
+    mid = ImageFacts(
+        "qcow2", 1 << 20, 65536, backing_file="b.img", backing_format="qcow2", full_backing_file="/b"
+    )
+    return BlockGraph(FakeStorage({"/b": (False, base), "/m": (True, mid)}))
+
+
+def test_backing_from_header_is_read_only_and_named_after_its_parent() -> None:
+    g = chain_graph()
+    add(g, driver="qcow2", node_name="m", file=QDict({"driver": "file", "filename": "/m"}))
+    assert [(n.driver, n.read_only, n.auto_named) for n in g.nodes] == [
+        ("file", False, True), ("qcow2", False, False), ("file", True, True), ("qcow2", True, True)
+    ]  # fmt: skip
+    info = named_block_nodes(g)[2]
+    assert (
+        isinstance(info, QDict) and info.get("backing_file_depth") == 1 and info.get("backing_file") == "/b"
+    )
+
+
+def test_backing_null_makes_a_json_filename() -> None:
+    g = chain_graph()
+    add(g, driver="qcow2", node_name="m", backing=qnull, file=QDict({"driver": "file", "filename": "/m"}))
+    info = named_block_nodes(g)[0]
+    assert isinstance(info, QDict) and str(info.get("file")).startswith('json:{"backing": null')
+
+
+def test_reopen_and_commit_on_read_only_storage() -> None:
+    from reference.block.jobs import block_commit
+    from reference.block.reopen import blockdev_reopen
+
+    g = chain_graph()
+    add(g, driver="file", node_name="bf", filename="/b", auto_read_only=True)
+    add(g, driver="qcow2", node_name="b", read_only=True, file="bf")
+    add(g, driver="qcow2", node_name="t", backing="b", file=QDict({"driver": "file", "filename": "/m"}))
+    with pytest.raises(BlockError, match="Could not open '/b': Read-only file system"):
+        blockdev_reopen(g, [QDict({"driver": "qcow2", "node-name": "b", "file": "bf", "read-only": False})])
+    with pytest.raises(BlockError, match="Cannot change the option 'driver'"):
+        blockdev_reopen(g, [QDict({"driver": "raw", "node-name": "b", "file": "bf"})])
+    with pytest.raises(NotModelled):
+        blockdev_reopen(g, [])
+    with pytest.raises(NotModelled):  # an active commit
+        block_commit(g, QDict({"job-id": "j", "device": "t", "top-node": "t", "base-node": "b"}))
+    assert g.take_events() == []

@@ -1,0 +1,41 @@
+"""The filename QEMU reports for a node: the file's path, or "json:{...}" once a backing chain was overridden.
+
+QEMU 7.2 compares a qcow2 node's backing node's filename with the string it
+expected (the header's, or the file it opened from the header itself); any
+difference, or backing: null over a header that names a backing file, makes
+the node's filename its open options as JSON (verified on qsd 7.2).
+"""
+
+from __future__ import annotations
+
+from reference.block.node import Node
+from reference.qobject.json_writer import to_json
+from reference.qobject.values import QDict, qnull
+
+JSON_PREFIX = "json:"
+
+
+def backing_overridden(node: Node) -> bool:
+    if node.backing is not None:
+        return node.auto_backing_file != display_filename(node.backing)
+    return bool(node.auto_backing_file)
+
+
+def display_filename(node: Node) -> str:
+    if node.driver == "file" or node.file_child is None:
+        return node.filename
+    if backing_overridden(node) or display_filename(node.file_child).startswith(JSON_PREFIX):
+        return JSON_PREFIX + to_json(open_options(node))
+    return display_filename(node.file_child)
+
+
+def open_options(node: Node) -> QDict:
+    options = QDict()
+    if backing_overridden(node):
+        options.put("backing", open_options(node.backing) if node.backing is not None else qnull)
+    options.put("driver", node.driver)
+    if node.driver == "file":
+        options.put("filename", node.filename)
+    elif node.file_child is not None:
+        options.put("file", open_options(node.file_child))
+    return options

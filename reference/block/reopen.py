@@ -1,0 +1,115 @@
+"""blockdev-reopen (QEMU 7.2): new read-only / auto-read-only for existing nodes, all or none.
+
+Verified on qsd 7.2: options left out go back to their defaults (read-only
+off, auto-read-only off); children must be named as they are (inline
+children, new children and changed backing links are not modelled). The
+entries are looked up first ("node-name not specified", "Failed to find node
+with node-name='%s'"), then prepared in order ("Cannot change the option
+'%s'", a file node that cannot be opened read-write), then permissions are
+checked on the new graph: a writable qcow2 over a node it leaves read-only gets
+"Block node is read-only", a node made read-only under a writer "Read-only
+block node '%s' cannot support read-write users". An empty list crashes qsd
+7.2 (the reply never comes): not modelled.
+"""
+
+from __future__ import annotations
+
+from reference.block.errors import BlockError, NotModelled
+from reference.block.graph import BlockGraph
+from reference.block.node import Node
+from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
+from reference.qobject.values import QDict, QNull
+
+
+def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
+    if not entries:
+        raise NotModelled("an empty list aborts QEMU 7.2")
+    targets = [_target(graph, entry) for entry in entries]
+    if len(set(targets)) != len(targets):
+        raise NotModelled("a node named twice in one reopen is not modelled")
+    new: dict[Node, Flags] = {}
+    for node, entry in zip(targets, entries, strict=True):
+        new[node] = _prepare(node, entry)
+        _check_open(graph, node, new[node], writer=_has_writer(node, new))
+    _check_permissions(graph, new)
+    for node, entry in zip(targets, entries, strict=True):
+        node.read_only, node.auto_read_only = new[node].read_only, new[node].auto_read_only
+        node.read_only_explicit = "read-only" in entry
+
+
+def _target(graph: BlockGraph, entry: QDict) -> Node:
+    name = entry.get("node-name")
+    if not isinstance(name, str):
+        raise BlockError("node-name not specified")
+    node = graph.find(name)
+    if node is None:
+        raise BlockError(f"Failed to find node with node-name='{name}'")
+    return node
+
+
+def _prepare(node: Node, entry: QDict) -> Flags:
+    if entry.get("driver") != node.driver:
+        raise BlockError("Cannot change the option 'driver'")
+    driver_of(entry)  # options the model does not know abstain
+    if node.driver == "file" and entry.get("filename") != node.filename:
+        raise BlockError("Cannot change the option 'filename'")
+    if node.driver in FORMATS and (node.file_child is None or entry.get("file") != node.file_child.name):
+        raise NotModelled("blockdev-reopen: a new or inline 'file' child is not modelled")
+    if node.driver == "qcow2":
+        _check_backing(node, entry)
+    return resolve_flags(entry, Flags())
+
+
+def _check_backing(node: Node, entry: QDict) -> None:
+    given = entry.get("backing")
+    if node.backing is not None and given == node.backing.name:
+        return
+    if node.backing is None and isinstance(given, QNull):
+        return
+    no_header = node.image is not None and not node.image.backing_file
+    if node.backing is None and "backing" not in entry and no_header:
+        return
+    raise NotModelled("blockdev-reopen: changing or leaving out 'backing' is not modelled")
+
+
+def _flags(node: Node, new: dict[Node, Flags]) -> Flags:
+    return new.get(node, Flags(node.read_only, node.auto_read_only))
+
+
+def _has_writer(node: Node, new: dict[Node, Flags]) -> bool:
+    writers = (p for p in node.parents if p.driver == "qcow2" and p.file_child is node)
+    return any(not _flags(p, new).read_only for p in writers)
+
+
+def _check_open(graph: BlockGraph, node: Node, flags: Flags, writer: bool) -> None:
+    # file-posix reopens its fd read-write unless read-only, or auto-read-only without a writer.
+    if node.driver != "file" or flags.read_only or (flags.auto_read_only and not writer):
+        return
+    error = graph.storage.open_error(node.filename, True)
+    if error is not None:
+        raise BlockError(f"Could not open '{node.filename}': {error}")
+
+
+def _check_permissions(graph: BlockGraph, new: dict[Node, Flags]) -> None:
+    errors: list[str] = []
+    for parent in graph.nodes:
+        child = parent.file_child
+        if parent.driver != "qcow2" or child is None or _flags(parent, new).read_only:
+            continue
+        flags = _flags(child, new)
+        if flags.read_only:
+            changed = child in new and not child.read_only
+            errors.append(
+                f"Read-only block node '{child.name}' cannot support read-write users"
+                if changed
+                else "Block node is read-only"
+            )
+        elif child not in new and parent in new and parent.read_only:
+            try:  # the child gains its first writer: file-posix reopens it read-write
+                _check_open(graph, child, flags, writer=True)
+            except BlockError as err:
+                errors.append(err.desc)
+    if len(set(errors)) > 1:
+        raise NotModelled("blockdev-reopen: which of several permission errors QEMU reports is not modelled")
+    if errors:
+        raise BlockError(errors[0])
