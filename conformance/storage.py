@@ -28,7 +28,10 @@ from conformance.implementations import (
     qsd_argv,
 )
 from conformance.process import ManagedProcess, StartError
-from reference.block.storage import FileFacts, ImageFacts
+from reference.block.errors import NotModelled
+from reference.block.storage import FileFacts, ImageFacts, NbdExport
+from reference.nbd import constants as nbd_constants
+from reference.nbd import wire as nbd_wire
 from reference.profiles import Flavour
 
 COMMAND_TIMEOUT = 30.0
@@ -73,6 +76,41 @@ class HostStorage:
             full_backing_file=info.get("full-backing-filename"),
             format_specific=info.get("format-specific"),
         )
+
+    def nbd_export(self, socket_path: str, export: str) -> NbdExport:
+        return probe_nbd_export(Path(socket_path), export)
+
+
+NBD_PROBE_TIMEOUT = 5.0
+
+
+def probe_nbd_export(address: Path, export: str) -> NbdExport:
+    """The export as the reference NBD client finds it with NBD_OPT_GO, as QEMU's client asks.
+
+    Not NBD_OPT_INFO: nbd-server 3.24 answers it with size 0 (it opens the
+    file only on GO). After GO, NBD_CMD_DISC ends the connection cleanly.
+    """
+    from conformance.nbd.session import ProbeError, Session, parse_info_export
+
+    try:
+        with Session(address, NBD_PROBE_TIMEOUT) as session:
+            session.handshake()
+            replies = session.option(nbd_constants.OPT_GO, nbd_wire.info_request_data(export, []))
+            with contextlib.suppress(OSError):
+                if replies[-1].reply == nbd_constants.REP_ACK:
+                    session.send(session.client.request(nbd_constants.CMD_DISC, 0, 0, 0))
+                else:
+                    session.send(session.client.option(nbd_constants.OPT_ABORT))
+    except (OSError, ProbeError) as err:
+        raise NotModelled(f"NBD export {export!r} at {address}: probe failed: {err}") from None
+    final = replies[-1].reply
+    if final == nbd_constants.REP_ERR_UNKNOWN:
+        return NbdExport(exists=False)
+    infos = [info for info in map(parse_info_export, replies) if info is not None]
+    if final != nbd_constants.REP_ACK or not infos:
+        raise NotModelled(f"NBD export {export!r} at {address}: NBD_OPT_GO answered {final:#x}")
+    size, flags = infos[-1]
+    return NbdExport(exists=True, read_only=bool(flags & nbd_constants.FLAG_READ_ONLY), size=size)
 
 
 def _errno_as(uid: int, path: str, flags: int) -> int:

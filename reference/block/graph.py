@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from reference.block.errors import BlockError, NotModelled
 from reference.block.names import check_new_name
+from reference.block.nbd import open_nbd
 from reference.block.node import Node
 from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
 from reference.block.storage import FileFacts, StorageFacts
@@ -69,6 +70,8 @@ class BlockGraph:
         created.append(node)
         if driver == "file":
             self._open_file(node, text_option(opts, "filename"))
+        elif driver == "nbd":
+            open_nbd(node, opts, self.storage)
         elif driver == "null-co":
             node.filename = "null-co://"
             node.facts = null_facts()
@@ -172,7 +175,7 @@ class BlockGraph:
     def refresh_facts(self, node: Node) -> None:
         """Re-read a node's file (and header) after a job wrote it."""
         node.stale = False
-        if node.driver == "null-co":
+        if node.driver in ("null-co", "nbd"):  # nothing a job here could have changed
             return
         node.facts = self.storage.file(node.filename)
         if node.driver == "qcow2":

@@ -19,6 +19,7 @@ MODELLED_OPTIONS: dict[str, frozenset[str]] = {
     "raw": COMMON | {"file"},
     "qcow2": COMMON | {"file", "backing"},
     "null-co": COMMON,
+    "nbd": COMMON | {"server", "export"},
 }
 FORMATS = frozenset({"raw", "qcow2"})  # drivers with a 'file' child
 

@@ -21,7 +21,8 @@ from reference.qobject.values import QDict, QObject, qnull
 SECTOR = 512
 THROTTLE_MEMBERS = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")
 # Drivers whose get_info succeeds: only for them ImageInfo carries dirty-flag.
-HAS_GET_INFO = frozenset({"file", "raw", "qcow2"})
+# raw asks its file child (verified: a raw node over nbd has no dirty-flag).
+HAS_GET_INFO = frozenset({"file", "qcow2"})
 
 
 def named_block_nodes(graph: BlockGraph, flat: bool = False) -> list[QObject]:
@@ -62,9 +63,10 @@ def image_info(node: Node, flat: bool = False) -> QDict:
     image = QDict()
     image.put("filename", display_filename(node))
     image.put("format", node.driver)
-    if node.driver in HAS_GET_INFO:
+    if has_get_info(node):
         image.put("dirty-flag", node.image.dirty if node.image is not None else False)
-    image.put("actual-size", node.facts.allocated)
+    if node.facts.allocated is not None:
+        image.put("actual-size", node.facts.allocated)
     if node.image is not None:
         image.put("virtual-size", node.image.virtual_size)
         if node.image.cluster_size:
@@ -82,6 +84,12 @@ def image_info(node: Node, flat: bool = False) -> QDict:
     else:
         image.put("virtual-size", sectors_rounded(node.facts.size))
     return image
+
+
+def has_get_info(node: Node) -> bool:
+    if node.driver == "raw":
+        return node.file_child is not None and has_get_info(node.file_child)
+    return node.driver in HAS_GET_INFO
 
 
 def sectors_rounded(size: int) -> int:

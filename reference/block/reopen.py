@@ -48,6 +48,8 @@ def _target(graph: BlockGraph, entry: QDict) -> Node:
 
 
 def _prepare(node: Node, entry: QDict) -> Flags:
+    if node.driver == "nbd" or any(child.driver == "nbd" for child in node.children()):
+        raise NotModelled("blockdev-reopen: nodes over nbd are not modelled")
     if entry.get("driver") != node.driver:
         raise BlockError("Cannot change the option 'driver'")
     driver_of(entry)  # options the model does not know abstain

@@ -7,7 +7,7 @@ tests use in-memory fakes. The oracle never touches a filesystem itself.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from reference.block.errors import NotModelled
 
@@ -15,7 +15,8 @@ from reference.block.errors import NotModelled
 @dataclass(frozen=True)
 class FileFacts:
     size: int  # st_size: a file node's (and a raw node's) virtual size
-    allocated: int  # bytes allocated on disk: every node's "actual-size"
+    # bytes allocated on disk: the node's "actual-size" (None: the driver cannot tell, e.g. nbd)
+    allocated: int | None
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,22 @@ class StorageFacts(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class NbdExport:
+    """An NBD export as a client finds it in the handshake (NBD_OPT_GO)."""
+
+    exists: bool
+    read_only: bool = False  # NBD_FLAG_READ_ONLY in the transmission flags
+    size: int = 0
+
+
+@runtime_checkable
+class NbdFacts(Protocol):
+    """Storage that can also answer for NBD exports (a separate protocol: file-only fakes stay valid)."""
+
+    def nbd_export(self, socket_path: str, export: str) -> NbdExport: ...
+
+
 class UnknownStorage:
     """Storage the model knows nothing about: any question about a file abstains."""
 
@@ -56,3 +73,6 @@ class UnknownStorage:
 
     def image(self, path: str) -> ImageFacts | None:
         raise NotModelled(f"no storage facts for {path}")
+
+    def nbd_export(self, socket_path: str, export: str) -> NbdExport:
+        raise NotModelled(f"no facts for NBD export {export!r} at {socket_path}")
