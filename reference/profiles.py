@@ -30,6 +30,9 @@ class Profile:
     enum_message: str
     # Why the oracle abstains on JSON parse errors for this version, if it does.
     json_errors_unmodelled: str = ""
+    # Whose JSON streamer and parser errors to model: "7.2" or "11.1"
+    # (11.1 locates its errors and skips after a nesting-limit error).
+    json_dialect: str = "7.2"
 
 
 QEMU_7_2 = Profile(
@@ -51,10 +54,7 @@ PROFILES: dict[str, Profile] = {
         name="11.1",
         major=11,
         minor=1,
-        json_errors_unmodelled=(
-            "QEMU 11.1's JSON parser words its errors differently and prefixes them with the "
-            "input's line:column; after a nesting-limit error it answers nothing until resynchronised"
-        ),
+        json_dialect="11.1",
     ),
     "3.1": replace(
         QEMU_7_2,

@@ -15,6 +15,7 @@ from reference.qmp.dispatch import Abstain, dispatch, error_response
 from reference.qmp.model import ProcessModel
 from reference.qmp.outputs import Closed, Message, NotModelled, Output
 from reference.qobject.json_streamer import JsonMessage, JsonStreamer, ParsedValue
+from reference.qobject.json_streamer_11 import JsonStreamer11
 from reference.qobject.values import QDict, QObject
 
 NEGOTIATION_HINT = "Expecting capabilities negotiation with 'qmp_capabilities'"
@@ -52,7 +53,10 @@ class QmpConnection:
         self.process = process
         self.phase = Phase.AWAITING_GREETING
         self.oob_enabled = False
-        self._stream = JsonStreamer()
+        # 11.1 words and locates JSON errors its own way; 7.2's path stays as fast as it was.
+        self._stream: JsonStreamer | JsonStreamer11 = (
+            JsonStreamer11() if process.profile.json_dialect == "11.1" else JsonStreamer()
+        )
 
     @property
     def negotiated(self) -> bool:
