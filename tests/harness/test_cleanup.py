@@ -97,6 +97,11 @@ def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
     return process.stdout.readline() if ready else ""
 
 
+def _default_sigint() -> None:
+    # A run started in the background inherits SIGINT ignored; these tests are about a Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def driver(tmp_path: Path) -> Iterator[Driver]:
     script = tmp_path / "driver.py"
@@ -108,6 +113,7 @@ def driver(tmp_path: Path) -> Iterator[Driver]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     fakes: list[Pid] = []
     dirs: list[Path] = []
@@ -173,7 +179,13 @@ def test_interrupted_qconform_run_leaves_no_fake(
     cases.write_text(json.dumps(HANG_CASES), encoding="utf-8")
     argv = [str(QCONFORM), "run", "--impl", "qsd", "--impl-path", f"qsd={wrapper}", "--cases", str(cases)]
     cli = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_qconform_env(), cwd=tmp_path
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_qconform_env(),
+        cwd=tmp_path,
+        preexec_fn=_default_sigint,
     )
     fakes: list[Pid] = []
     try:
