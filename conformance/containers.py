@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conformance.implementations import settle
 from conformance.process import StartError, register_cleanup, socket_dir
 from conformance.transport import RawQmpStream
 
@@ -92,6 +93,7 @@ class ContainerInstance:
                 self.stop()
                 raise StartError(f"{name}: no socket after 15 s")
             time.sleep(0.01)
+        settle(self)
 
     def _state(self) -> dict[str, object]:
         wrapped = self._container.get_wrapped_container()

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,22 @@ class Missing:
     reason: str
 
 
+SETTLE_SECONDS = 0.15
+
+
+def settle(instance: Instance) -> None:
+    """Give a just-started QEMU a moment before the first client connects.
+
+    QEMU 7.2 finishes setting up a monitor that has an I/O thread in a bottom
+    half that runs after the socket listens. A client that connects in that
+    window can be greeted twice and lose the start of its input to a reset
+    JSON parser; a throwaway connection instead (connect, close, reconnect)
+    made qsd crash now and then (SIGSEGV, an abort in json_parser_parse).
+    Waiting, without connecting, avoids both.
+    """
+    time.sleep(SETTLE_SECONDS)
+
+
 class ProcessInstance:
     """A QMP server process listening on a unix socket."""
 
@@ -78,6 +95,7 @@ class ProcessInstance:
         except StartError:
             self._remove_socket_dir()
             raise
+        settle(self)
 
     def connect(self) -> QmpStream:
         return RawQmpStream.connect_when_listening(self.socket, self.read_timeout, self.process.alive)

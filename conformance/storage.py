@@ -26,6 +26,7 @@ from conformance.implementations import (
     ProcessInstance,
     qemu_system_argv,
     qsd_argv,
+    settle,
 )
 from conformance.process import ManagedProcess, StartError
 from reference.block.errors import NotModelled
@@ -217,6 +218,7 @@ class UnprivilegedInstance(ProcessInstance):
         except StartError:
             self._remove_socket_dir()
             raise
+        settle(self)
 
 
 def unprivileged(impl: Implementation, uid: int = NOBODY) -> Implementation:
