@@ -71,26 +71,15 @@ class RawQmpStream:
     def connect_when_listening(
         cls, path: Path | str, timeout: float, alive: Callable[[], bool], patience: float = 2.0
     ) -> RawQmpStream:
-        """A connection that has been greeted, retrying briefly where QEMU is not ready:
-        a socket file appears at bind(), a moment before listen(); and a QEMU chardev
-        that has not yet seen the previous client hang up closes a new one at once.
-        The greeting stays unread for the caller."""
+        """Connect, retrying briefly: a socket file appears at bind(), a moment before listen()."""
         deadline = time.monotonic() + patience
         while True:
             try:
-                stream = cls(path, timeout=timeout)
+                return cls(path, timeout=timeout)
             except (ConnectionRefusedError, FileNotFoundError):
                 if time.monotonic() > deadline or not alive():
                     raise
                 time.sleep(0.01)
-                continue
-            greeting = stream.read_line(timeout)
-            if greeting is not None or time.monotonic() > deadline or not alive():
-                stream._buffer = (greeting or b"") + stream._buffer
-                stream.eof = greeting is None
-                return stream
-            stream.close()
-            time.sleep(0.02)
 
     def __enter__(self) -> RawQmpStream:
         return self
