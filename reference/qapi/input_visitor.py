@@ -12,10 +12,11 @@ narrow ones "Parameter 'BARE' expects int8_t").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reference.profiles import Profile
-from reference.qapi.introspection import Schema, TypeInfo
+from reference.qapi.introspection import Schema, TypeInfo, object_members
 from reference.qobject.values import QDict, QNull, QObject
 
 # Every QAPI integer type (int8 .. uint64, size) accepts exactly these values alike.
@@ -37,6 +38,11 @@ class VisitError(Exception):
 @dataclass(frozen=True)
 class VisitAbstains(Exception):
     reason: str
+
+
+def unexpected(names: Iterable[str]) -> VisitError:
+    """Members nobody visited: QEMU names the first in GHashTable order, so any of them."""
+    return VisitError(frozenset(f"Parameter '{name}' is unexpected" for name in names))
 
 
 class _Path:
@@ -126,19 +132,10 @@ class InputVisitor:
         if not isinstance(value, QDict):
             raise self._type_error(path, "object")
         unvisited = set(value.keys())
-        members = list(info.members)
-        for member in members:
+        for member in object_members(self.schema, info, value):
             self._visit_member(member.name, member.type, member.optional, value, path, unvisited)
-        if info.tag:
-            tag_value = value.get(info.tag)
-            branch = next((v.type for v in info.variants if v.case == tag_value), None)
-            if branch is not None:
-                for member in self.schema.type(branch).members:
-                    self._visit_member(member.name, member.type, member.optional, value, path, unvisited)
         if unvisited:
-            raise VisitError(
-                frozenset(f"Parameter '{path.child(key).render()}' is unexpected" for key in unvisited)
-            )
+            raise unexpected(path.child(key).render() for key in unvisited)
 
     def _visit_member(
         self,

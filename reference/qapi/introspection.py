@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference.qobject.values import QDict
+
 JsonObject = Mapping[str, Any]
 
 
@@ -108,3 +110,16 @@ def load_schema(entries: Iterable[JsonObject]) -> Schema:
         else:
             raise SchemaError(f"SchemaInfo entry {name!r} has unknown meta-type {meta!r}")
     return schema
+
+
+def object_members(schema: Schema, info: TypeInfo, value: QDict) -> list[Member]:
+    """The members a visitor walks for this object, in QEMU's order: the base's,
+    then those of the branch the tag selects (flat unions). An invalid tag
+    selects no branch; visiting the base reports it first."""
+    members = list(info.members)
+    if info.tag:
+        tag_value = value.get(info.tag)
+        branch = next((v.type for v in info.variants if v.case == tag_value), None)
+        if branch is not None:
+            members += schema.type(branch).members
+    return members

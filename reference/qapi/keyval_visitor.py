@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reference.profiles import Profile
-from reference.qapi.input_visitor import VisitAbstains, VisitError
-from reference.qapi.introspection import Schema, TypeInfo
+from reference.qapi.input_visitor import VisitAbstains, VisitError, unexpected
+from reference.qapi.introspection import Schema, TypeInfo, object_members
 from reference.qobject.values import QDict, QObject
 
 __all__ = ["INT_KINDS", "KeyvalVisitor", "VisitAbstains", "VisitError", "parse_int", "parse_size"]
@@ -195,21 +195,17 @@ class KeyvalVisitor:
         if not isinstance(value, QDict):
             raise self._type_error(path, "object")
         unvisited = set(value.keys())
-        for member in info.members:
+        members = object_members(self.schema, info, value)
+        base = len(info.members)
+        for index, member in enumerate(members):
+            if index == base and not path.parts:
+                # The branch is chosen once the base (tag included) checked out.
+                tag_value = value.get(info.tag)
+                if isinstance(tag_value, str):
+                    self._root_case = tag_value
             self._visit_member(member.name, member.type, member.optional, value, path, unvisited)
-        if info.tag:
-            tag_value = value.get(info.tag)
-            if not path.parts and isinstance(tag_value, str):
-                self._root_case = tag_value
-            branch = next((v.type for v in info.variants if v.case == tag_value), None)
-            if branch is not None:
-                for member in self.schema.type(branch).members:
-                    self._visit_member(member.name, member.type, member.optional, value, path, unvisited)
         if unvisited:
-            # QEMU reports the first key in GHashTable order: any of them.
-            raise VisitError(
-                frozenset(f"Parameter '{path.child(key).render()}' is unexpected" for key in unvisited)
-            )
+            raise unexpected(path.child(key).render() for key in unvisited)
 
     def _visit_member(
         self, name: str, type_name: str, optional: bool, container: QDict, path: _Path, unvisited: set[str]
