@@ -28,7 +28,7 @@ OWNER_LABEL = "qconform.owner"
 MOUNT = "/run/qconform"
 LIFETIME = 1800
 
-_live: set[ContainerInstance] = set()
+_live: set[Container] = set()
 _lock = threading.RLock()
 _orphans_reaped = False
 
@@ -54,11 +54,23 @@ def reap_orphans() -> int:
     return removed
 
 
-class ContainerInstance:
-    """A QMP server in a container, reached over a unix socket in a shared folder."""
+class Container:
+    """A server in a container whose only way in is a folder of the host bind-mounted at MOUNT.
+
+    It is up once `ready()` says so; `folder` is created here (and emptied and removed on stop)
+    unless the caller passes its own, which then stays the caller's to remove.
+    """
 
     def __init__(
-        self, name: str, image: str, argv_for: Callable[[Path], list[str]], read_timeout: float
+        self,
+        name: str,
+        image: str,
+        inner: list[str],
+        ready: Callable[[], bool],
+        *,
+        folder: Path | None = None,
+        start_timeout: float = 15,
+        lifetime: int = LIFETIME,
     ) -> None:
         from testcontainers.core.container import DockerContainer
 
@@ -68,14 +80,12 @@ class ContainerInstance:
                 reap_orphans()
                 _orphans_reaped = True
         self.name = name
-        self.read_timeout = read_timeout
-        self.folder = socket_dir()
-        self.socket = self.folder / "qmp.sock"
-        inner = argv_for(Path(MOUNT) / "qmp.sock")
+        self._own_folder = folder is None
+        self.folder = folder if folder is not None else socket_dir()
         self._container = (
             DockerContainer(image)
             # sh stays pid 1: coreutils 9.10's timeout refuses to run as pid 1.
-            .with_command(["sh", "-c", 'timeout --kill-after=5 "$@"', "sh", str(LIFETIME), *inner])
+            .with_command(["sh", "-c", 'timeout --kill-after=5 "$@"', "sh", str(lifetime), *inner])
             .with_volume_mapping(str(self.folder), MOUNT, "rw")
             .with_kwargs(network_mode="none", labels={OWNER_LABEL: str(os.getpid())})
         )
@@ -83,17 +93,16 @@ class ContainerInstance:
         with _lock:
             _live.add(self)
         register_cleanup(stop_all_containers)
-        deadline = time.monotonic() + 15
-        while not self.socket.exists():
+        deadline = time.monotonic() + start_timeout
+        while not ready():
             if not self.alive():
                 logs = self.logs()
                 self.stop()
                 raise StartError(f"{name} exited at start: {logs}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise StartError(f"{name}: no socket after 15 s")
+                raise StartError(f"{name}: not ready after {start_timeout:g} s")
             time.sleep(0.01)
-        settle(self)
 
     def _state(self) -> dict[str, object]:
         wrapped = self._container.get_wrapped_container()
@@ -105,8 +114,10 @@ class ContainerInstance:
         text = (out + err).decode("utf-8", "replace").strip()
         return " | ".join(text.splitlines())[-2000:] or "(no output)"
 
-    def connect(self) -> RawQmpStream:
-        return RawQmpStream.connect_when_listening(self.socket, self.read_timeout, self.alive)
+    def stderr_tail(self, limit: int = 2000) -> str:
+        with contextlib.suppress(Exception):  # the container is gone
+            return self.logs()[-limit:]
+        return "(container gone)"
 
     def alive(self) -> bool:
         try:
@@ -132,12 +143,31 @@ class ContainerInstance:
     def stop(self) -> None:
         with contextlib.suppress(Exception):  # already gone
             self._container.get_wrapped_container().remove(force=True)
-        for leftover in self.folder.iterdir() if self.folder.exists() else ():
-            leftover.unlink(missing_ok=True)
-        if self.folder.exists():
-            self.folder.rmdir()
+        if self._own_folder:
+            for leftover in self.folder.iterdir() if self.folder.exists() else ():
+                leftover.unlink(missing_ok=True)
+            if self.folder.exists():
+                self.folder.rmdir()
         with _lock:
             _live.discard(self)
+
+
+class ContainerInstance(Container):
+    """A QMP server in a container, reached over a unix socket in a shared folder."""
+
+    def __init__(
+        self, name: str, image: str, argv_for: Callable[[Path], list[str]], read_timeout: float
+    ) -> None:
+        self.read_timeout = read_timeout
+        folder = socket_dir()
+        self.socket = folder / "qmp.sock"
+        inner = argv_for(Path(MOUNT) / "qmp.sock")
+        super().__init__(name, image, inner, self.socket.exists, folder=folder)
+        self._own_folder = True
+        settle(self)
+
+    def connect(self) -> RawQmpStream:
+        return RawQmpStream.connect_when_listening(self.socket, self.read_timeout, self.alive)
 
 
 def stop_all_containers() -> None:
