@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,13 @@ class ServerSpec:
     argv: tuple[str, ...]
     read_only_args: tuple[str, ...]
     config: tuple[str, ...] | None
+    package: str | None = None  # the Debian package, for its version
+    suite: str | None = None  # set: runs in that Debian suite's container image
+    host_name: str = ""  # the host server this one is the container variant of
+
+    @property
+    def backend(self) -> str:
+        return "host" if self.suite is None else "container"
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,9 @@ def _load(name: str) -> Any:
 
 
 def load_matrix() -> Matrix:
+    """The host servers, then each one's container variants (NAME@SUITE), suite by suite."""
     doc = _load("servers.json")
-    servers = tuple(
+    hosts = [
         ServerSpec(
             s["name"],
             s["binary"],
@@ -62,10 +70,20 @@ def load_matrix() -> Matrix:
             tuple(s["argv"]),
             tuple(s["read_only_args"]),
             tuple(s["config"]) if "config" in s else None,
+            s.get("package"),
+            host_name=s["name"],
         )
         for s in doc["servers"]
-    )
-    return Matrix(doc["image_size"], doc["export"], servers)
+    ]
+    in_images: list[ServerSpec] = []
+    for suite in ("bookworm", "trixie", "sid"):
+        for s, spec in zip(doc["servers"], hosts, strict=True):
+            if suite in s.get("images", ()):
+                if spec.transport != "unix":
+                    raise ValueError(f"{spec.name}: a container is reached over a unix socket only")
+                argv = tuple(s.get("container_argv", s["argv"]))
+                in_images.append(replace(spec, name=f"{spec.name}@{suite}", argv=argv, suite=suite))
+    return Matrix(doc["image_size"], doc["export"], (*hosts, *in_images))
 
 
 def load_probes() -> list[ProbeSpec]:

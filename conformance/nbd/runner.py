@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
-import shutil
 import socket
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from conformance.containers import MOUNT
 from conformance.nbd import libnbd
+from conformance.nbd.backends import describe, recipe
+from conformance.nbd.backends import missing_reason as missing_reason
 from conformance.nbd.libnbd_probes import LIBNBD_PROBES
 from conformance.nbd.matrix import Matrix, ProbeSpec, ServerSpec, load_matrix, load_probes
 from conformance.nbd.probes import PROBES, Target
@@ -29,6 +32,7 @@ class ServerRun:
     mode: str
     results: list[Result] = field(default_factory=list)
     crash: str | None = None
+    where: dict[str, str | None] = field(default_factory=dict)  # backend, image, suite, version
 
     def by_verdict(self, verdict: Verdict) -> list[Result]:
         return [r for r in self.results if r.verdict is verdict]
@@ -37,15 +41,10 @@ class ServerRun:
         return {
             "server": self.server,
             "mode": self.mode,
+            **self.where,
             "crash": self.crash,
             "results": [r.as_dict() for r in self.results],
         }
-
-
-def missing_reason(spec: ServerSpec) -> str | None:
-    if spec.binary == "python" or shutil.which(spec.binary):
-        return None
-    return f"{spec.binary} not found on PATH"
 
 
 def image_content(size: int) -> bytes:
@@ -69,9 +68,21 @@ def _reachable(address: Address) -> bool:
     return True
 
 
+class Server(Protocol):
+    """What the runner needs of a started server: a host process or a container."""
+
+    def alive(self) -> bool: ...
+    def crash_report(self) -> str | None: ...
+    def stderr_tail(self, limit: int = 2000) -> str: ...
+    def stop(self) -> None: ...
+
+
 @contextmanager
-def running(spec: ServerSpec, matrix: Matrix, mode: str) -> Iterator[tuple[ManagedProcess, Target]]:
-    """The server started in `mode` on a private socket (or 127.0.0.1 port); always stopped after."""
+def running(spec: ServerSpec, matrix: Matrix, mode: str) -> Iterator[tuple[Server, Target]]:
+    """The server started in `mode` on a private socket (or 127.0.0.1 port); always stopped after.
+
+    In a container the folder is bind-mounted at MOUNT: the server sees its files there and the
+    probe client reaches the socket through the host's side of the mount."""
     read_only = mode == "read-only"
     with tempfile.TemporaryDirectory(prefix="qcf-nbd-") as tmp:
         folder = Path(tmp)
@@ -79,15 +90,16 @@ def running(spec: ServerSpec, matrix: Matrix, mode: str) -> Iterator[tuple[Manag
         image = folder / "disk.raw"
         image.write_bytes(original)
         port = free_port()
+        inside = folder if spec.suite is None else Path(MOUNT)
         values = {
             "python": sys.executable,
-            "socket": str(folder / "nbd.sock"),
+            "socket": str(inside / "nbd.sock"),
             "port": str(port),
             "export": matrix.export,
-            "image": str(image),
+            "image": str(inside / "disk.raw"),
             "size": str(matrix.image_size),
-            "config": str(folder / "server.conf"),
-            "pidfile": str(folder / "server.pid"),
+            "config": str(inside / "server.conf"),
+            "pidfile": str(inside / "server.pid"),
             "read-only-bool": "true" if read_only else "false",
         }
         if spec.config is not None:
@@ -100,18 +112,23 @@ def running(spec: ServerSpec, matrix: Matrix, mode: str) -> Iterator[tuple[Manag
             else:
                 argv.append(_fill(arg, values))
         address: Address = ("127.0.0.1", port) if spec.transport == "tcp" else folder / "nbd.sock"
-        process = ManagedProcess(
-            argv,
-            name=f"{spec.name}-{mode}",
-            ready=lambda: _reachable(address),
-            start_timeout=15,
-            lifetime=300,
-        )
-        process.start()
+        process = _start(spec, mode, argv, folder, lambda: _reachable(address))
         try:
             yield process, Target(spec.name, address, matrix.export, read_only, original)
         finally:
             process.stop()
+
+
+def _start(spec: ServerSpec, mode: str, argv: list[str], folder: Path, ready: Callable[[], bool]) -> Server:
+    built = recipe(spec)
+    if built is None:
+        name = f"{spec.name}-{mode}"
+        process = ManagedProcess(argv, name=name, ready=ready, start_timeout=15, lifetime=300)
+        process.start()
+        return process
+    from conformance.containers import Container
+
+    return Container(f"{spec.name}-{mode}", built.tag, argv, ready, folder=folder, lifetime=300)
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -144,7 +161,7 @@ def run_probe(probe: ProbeSpec, target: Target) -> list[Result]:
 
 def run_server(spec: ServerSpec, mode: str, matrix: Matrix | None = None) -> ServerRun:
     matrix = matrix or load_matrix()
-    run = ServerRun(spec.name, mode)
+    run = ServerRun(spec.name, mode, where=describe(spec))
     with running(spec, matrix, mode) as (process, target):
         for probe in load_probes():
             if mode not in probe.modes:
