@@ -26,12 +26,15 @@ def _impl_paths(pairs: list[str]) -> dict[str, str]:
 
 def cmd_impls(args: argparse.Namespace) -> int:
     from conformance.implementations import discover
+    from conformance.nbd.backends import inventory as nbd_inventory
+    from conformance.nbd.backends import inventory_lines as nbd_inventory_lines
 
     found, missing = discover(_impl_paths(args.impl_path))
     if args.json:
         from conformance.results import implementation_record
 
         doc = {"found": [implementation_record(i) for i in found], "missing": [m.__dict__ for m in missing]}
+        doc["nbd"] = nbd_inventory()
         print(json.dumps(doc, indent=1))
         return 0
     for impl in found:
@@ -39,6 +42,7 @@ def cmd_impls(args: argparse.Namespace) -> int:
         print(f"{impl.name:18} {impl.version:10} {impl.backend:10} profile {impl.profile.name:5} {where}")
     for gone in missing:
         print(f"{gone.name:18} missing: {gone.reason}")
+    print("\n".join(nbd_inventory_lines()))
     return 0
 
 
@@ -224,7 +228,7 @@ def cmd_images(args: argparse.Namespace) -> int:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from fuzz.campaign import run_campaign
 
-    return run_campaign(args.target, Path(args.dir), args.seconds, args.libfuzzer)
+    return run_campaign(args.target, Path(args.dir), args.seconds, args.libfuzzer, args.impl)
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
@@ -304,7 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_images)
 
     p = sub.add_parser("fuzz", help="run or resume a fuzz campaign")
-    p.add_argument("--target", default="qmp-monitor")
+    p.add_argument(
+        "--target", default="qmp-monitor", help="qmp-monitor, qmp-differential, keyval-blockdev, qapi-schema"
+    )
+    p.add_argument("--impl", help="qmp-differential: an isolated implementation (default qsd@bookworm)")
     p.add_argument("--dir", required=True, help="campaign folder (corpus, findings); reuse it to resume")
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("libfuzzer", nargs="*", help="extra libFuzzer options, after --")

@@ -81,19 +81,25 @@ def render_markdown(document: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _nbd_backend(run: dict[str, Any]) -> str:
+    """host, or the container's image; with the server's version when the run recorded it."""
+    where = run.get("image") or run.get("backend") or "host"
+    return f"{where} ({run['version']})" if run.get("version") else str(where)
+
+
 def _nbd_section(runs: list[dict[str, Any]]) -> list[str]:
     """Per NBD server and mode: verdict counts, then every failed MUST and unmet SHOULD."""
     if not runs:
         return []
     verdicts = ("pass", "fail", "warn", "n/a")
-    out = ["", "## NBD servers", "", "| server | mode | " + " | ".join(verdicts) + " | crash |"]
-    out.append("|---" * (len(verdicts) + 3) + "|")
+    out = ["", "## NBD servers", "", "| server | backend | mode | " + " | ".join(verdicts) + " | crash |"]
+    out.append("|---" * (len(verdicts) + 4) + "|")
     notes: list[str] = []
     for run in runs:
         counts = Counter(r["verdict"] for r in run["results"])
         crash = _cell(run["crash"] or "", 80)
         out.append(
-            f"| {run['server']} | {run['mode']} | "
+            f"| {run['server']} | {_nbd_backend(run)} | {run['mode']} | "
             + " | ".join(str(counts[v]) for v in verdicts)
             + f" | {crash} |"
         )

@@ -69,3 +69,30 @@ def describe(spec: ServerSpec) -> dict[str, str | None]:
         "package": spec.package,
         "version": version(spec),
     }
+
+
+def inventory() -> list[dict[str, str | None]]:
+    """Every NBD server of the matrix: where it runs, its version, and why it cannot run here, if so."""
+    from conformance.nbd.matrix import load_matrix
+
+    rows = []
+    for spec in load_matrix().servers:
+        reason = missing_reason(spec)
+        where = describe(spec)
+        if reason is not None and spec.suite is not None:
+            where["version"] = None  # no image, no manifest to read it from
+        rows.append({"name": spec.name, **where, "missing": reason})
+    return rows
+
+
+def inventory_lines() -> list[str]:
+    """`qconform impls`'s NBD part: one line a server."""
+    lines = []
+    for row in inventory():
+        if row["missing"] is not None:
+            lines.append(f"nbd {row['name']:23} missing: {row['missing']}")
+            continue
+        where = row["image"] or "(host)"
+        version = f"{row['package']} {row['version']}" if row["package"] else "qconform"
+        lines.append(f"nbd {row['name']:23} {row['backend']:10} {where:40} {version}")
+    return lines

@@ -58,3 +58,16 @@ def test_container_server_leaves_nothing_behind() -> None:
     assert where["backend"] == "container" and where["suite"] == "trixie"
     assert str(where["image"]).startswith("qconform/debian-trixie:")
     assert str(where["version"]).startswith("1:3.")  # nbd-server's Debian version, from the manifest
+
+
+def test_impls_lists_image_servers_with_versions() -> None:
+    from conformance.nbd.backends import inventory, inventory_lines
+
+    rows = {row["name"]: row for row in inventory()}
+    assert rows["qemu-nbd"]["backend"] == "host" and rows["qemu-nbd"]["image"] is None
+    _needed("qemu-nbd@bookworm")
+    row = rows["qemu-nbd@bookworm"]
+    assert row["missing"] is None and row["suite"] == "bookworm" and row["package"] == "qemu-utils"
+    assert str(row["version"]).startswith("1:7.2")  # bookworm ships QEMU 7.2
+    line = next(x for x in inventory_lines() if " qemu-nbd@bookworm " in x)
+    assert str(row["image"]) in line and str(row["version"]) in line
