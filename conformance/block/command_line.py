@@ -1,0 +1,81 @@
+"""A QEMU started with block options on its command line, its QMP monitor as usual.
+
+The process may refuse an option and exit: then what counts is its exit
+status and its stderr. It is a ManagedProcess like every other (deadline,
+crash check, reaping), run as an unprivileged uid through setpriv when the
+storage asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.implementations import (
+    READ_TIMEOUT,
+    Implementation,
+    ProcessInstance,
+    netns_prefix,
+    qemu_system_argv,
+    qsd_argv,
+    settle,
+)
+from conformance.process import ManagedProcess, StartError
+from reference.profiles import Flavour
+
+EXIT_WAIT = 10.0  # a refused option ends QEMU at once; this is only a safety net
+
+
+@dataclass(frozen=True)
+class Exited:
+    code: int | None  # None: killed by a signal
+    stderr: str  # lines joined with " | "
+    crash: str | None
+
+
+class CommandLineInstance(ProcessInstance):
+    def __init__(self, process: ManagedProcess, socket: Path) -> None:
+        self.socket = socket
+        self.read_timeout = READ_TIMEOUT
+        self.process = process
+        settle(self)
+
+    def exited(self) -> Exited | None:
+        """How the process ended, waiting a little for it (None: still running)."""
+        if self.process.wait(EXIT_WAIT) is None:
+            return None
+        return _ended(self.process)
+
+
+def argv_for(impl: Implementation, socket: Path, extra: list[str], uid: int | None) -> list[str]:
+    assert impl.binary is not None
+    base = qsd_argv if impl.flavour is Flavour.STORAGE_DAEMON else qemu_system_argv
+    wrapper = [] if uid is None else ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    return [*netns_prefix(), *wrapper, *base(impl.binary)(socket), *extra]
+
+
+def start(impl: Implementation, extra: list[str], uid: int | None) -> CommandLineInstance | Exited:
+    """The running process, or how it ended before its monitor listened."""
+    sock_dir = Path(tempfile.mkdtemp(prefix="qcf-"))
+    if uid is not None:
+        os.chown(sock_dir, uid, uid)  # QEMU creates its socket here as that uid
+    socket = sock_dir / "qmp.sock"
+    process = ManagedProcess(
+        argv_for(impl, socket, extra, uid), name=f"{impl.name}-cmdline", ready=socket.exists
+    )
+    try:
+        process.start()
+    except StartError:  # start() stopped and reaped it already
+        socket.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            sock_dir.rmdir()
+        return _ended(process)
+    return CommandLineInstance(process, socket)
+
+
+def _ended(process: ManagedProcess) -> Exited:
+    status = process.exit_status()
+    return Exited(status.code, process.stderr_tail(), process.crash_report())

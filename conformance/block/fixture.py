@@ -1,0 +1,71 @@
+"""fixtures/block/*.json: images, storages, the truth table's dimensions and step cases."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from conformance.errors import QconformError
+
+REPO = Path(__file__).resolve().parents[2]
+BLOCK_DIR = REPO / "fixtures" / "block"
+SCHEMA = BLOCK_DIR / "block-cases.schema.json"
+STORAGES = ("writable", "read-only-mount", "unprivileged")
+
+
+@dataclass(frozen=True)
+class StepCase:
+    id: str
+    description: str
+    storage: str
+    steps: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class BlockFixture:
+    images: tuple[dict[str, Any], ...]
+    table: dict[str, Any]
+    cases: tuple[StepCase, ...]
+    chain_table: dict[str, Any] | None = None
+
+
+def read_json(path: Path) -> Any:
+    """A fixture file's JSON, or a one-line QconformError saying what is wrong with it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise QconformError(f"{path}: cannot read: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise QconformError(f"{path}:{err.lineno}: not JSON: {err.msg}") from None
+
+
+def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
+    data = read_json(path)
+    try:
+        jsonschema.Draft202012Validator(read_json(SCHEMA)).validate(data)
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
+        raise QconformError(f"{path}: {where}: {err.message}") from None
+    cases = tuple(
+        StepCase(raw["id"], raw["description"], raw["storage"], tuple(raw["steps"])) for raw in data["cases"]
+    )
+    return BlockFixture(tuple(data["images"]), data.get("truth-table", {}), cases, data.get("chain-table"))
+
+
+def load_all() -> tuple[BlockFixture, ...]:
+    return (load(), load(BLOCK_DIR / "chain.json"))
+
+
+def with_paths(value: Any, paths: dict[str, str]) -> Any:
+    """Replace every "@NAME" string by the image's path."""
+    if isinstance(value, dict):
+        return {key: with_paths(item, paths) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_paths(item, paths) for item in value]
+    if isinstance(value, str) and value.startswith("@"):
+        return paths[value[1:]]
+    return value

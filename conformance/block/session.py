@@ -1,0 +1,171 @@
+"""One conversation with a real implementation and the oracle side by side, one command at a time.
+
+Events are asynchronous: a step keeps the events read before its reply, and
+when the oracle predicts events (a block job's) the step reads on after the
+reply until it has as many, or the job's last event, or a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.compare import qobject_matches_line
+from conformance.implementations import Implementation, Instance, QmpStream
+from conformance.runner import PredictedLine
+from conformance.snapshots import model_from_file
+from conformance.transport import ReadTimeout
+from reference.block.errors import NotModelled
+from reference.block.graph import BlockGraph
+from reference.block.storage import StorageFacts
+from reference.qmp.monitor import QmpConnection
+from reference.qmp.outputs import Message
+from reference.qmp.outputs import NotModelled as Abstention
+from reference.qmp.transcript import negotiation_line
+from reference.qobject.json_writer import to_json
+from reference.qobject.values import QDict
+
+READ_TIMEOUT = 10.0
+JOB_TIMEOUT = 20.0  # a commit of a few MiB takes milliseconds; this is only a safety net
+
+
+@dataclass(frozen=True)
+class Step:
+    sent: dict[str, Any]
+    predicted: PredictedLine | None  # None: the oracle abstained
+    why_not: str
+    observed: bytes
+    predicted_events: tuple[QDict, ...] | None = None  # None: abstained
+    events: tuple[bytes, ...] = field(default=())
+
+    @property
+    def events_agree(self) -> bool:
+        expected = self.predicted_events
+        if expected is None or len(expected) != len(self.events):
+            return False
+        return all(qobject_matches_line(e, line) for e, line in zip(expected, self.events, strict=True))
+
+    @property
+    def agrees(self) -> bool:
+        return self.predicted is not None and self.predicted.judge(self.observed) and self.events_agree
+
+    @property
+    def reply(self) -> Any:
+        return json.loads(self.observed)
+
+    def event_data(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.events]
+
+    def describe(self) -> str:
+        expected = self.predicted.render() if self.predicted else f"(not modelled: {self.why_not})"
+        text = f"sent {json.dumps(self.sent)}\n  expected {expected}\n  observed {self.observed.decode()}"
+        if not self.events_agree:
+            predicted = [to_json(e) for e in self.predicted_events or ()]
+            text += f"\n  expected events {predicted}\n  observed events {[e.decode() for e in self.events]}"
+        return text
+
+
+class Session:
+    """prepare: what the oracle's graph holds before the first command (nodes from a command line);
+    launch: how the process starts (default: the implementation's own way)."""
+
+    def __init__(
+        self,
+        impl: Implementation,
+        storage: StorageFacts,
+        prepare: Callable[[BlockGraph], None] | None = None,
+        launch: Callable[[], Instance] | None = None,
+    ) -> None:
+        model = model_from_file(impl.snapshot_path, impl.profile, exact_identity=False)
+        self.graph = model.attach_storage(storage)
+        if prepare is not None:
+            prepare(self.graph)
+        self.oracle = QmpConnection(model)
+        self.oracle.connect()
+        self.oracle.receive(negotiation_line(()))
+        self.instance: Instance = (launch or impl.launch)()
+        try:
+            self.stream: QmpStream = self.instance.connect()
+            self._read()  # greeting
+            self.stream.send(negotiation_line(()))
+            self._read()
+        except BaseException:
+            self.instance.stop()
+            raise
+        self.abstained = False
+        self.sent: list[str] = []  # every command, as written: the reproducer
+
+    def _read(self, timeout: float = READ_TIMEOUT) -> bytes:
+        line = self.stream.read_line(timeout)
+        if line is None:
+            raise AssertionError(f"the implementation closed the connection: {self.instance.crash_report()}")
+        return line.rstrip(b"\r\n")
+
+    def _predict(self, data: bytes) -> tuple[PredictedLine | None, tuple[QDict, ...] | None, str]:
+        if self.abstained:
+            return None, None, "an earlier step was not modelled"
+        try:
+            outputs = self.oracle.receive(data)
+        except NotModelled as err:
+            outputs = [Abstention(err.reason)]
+        events = tuple(self.graph.take_events())
+        for out in outputs:
+            if isinstance(out, Abstention):  # the oracle's state stops being trustworthy here
+                self.abstained = True
+                return None, None, out.reason
+        messages = [out for out in outputs if isinstance(out, Message)]
+        assert len(messages) == 1, outputs
+        return PredictedLine.of(messages[0]), events, ""
+
+    def run(self, command: dict[str, Any]) -> Step:
+        data = (json.dumps(command) + "\n").encode()
+        self.sent.append(data.decode().rstrip("\n"))
+        predicted, predicted_events, why_not = self._predict(data)
+        self.stream.send(data)
+        events: list[bytes] = []
+        while True:
+            line = self._read()
+            if not line.startswith(b'{"timestamp"') and b'"event"' not in line[:40]:
+                break
+            events.append(line)
+        events += self._job_events(events, predicted_events)
+        return Step(command, predicted, why_not, line, predicted_events, tuple(events))
+
+    def ask(self, command: dict[str, Any]) -> Any:
+        """Send a command the oracle does not model (query-block) and return the implementation's reply."""
+        data = (json.dumps(command) + "\n").encode()
+        self.sent.append(data.decode().rstrip("\n"))
+        self.stream.send(data)
+        line = self._read()
+        while line.startswith(b'{"timestamp"'):
+            line = self._read()
+        return json.loads(line)
+
+    def _job_events(self, seen: list[bytes], predicted: tuple[QDict, ...] | None) -> list[bytes]:
+        """Events after the reply: as many as predicted, or (abstained) up to a job's "null" status."""
+        more: list[bytes] = []
+        wanted = len(predicted) if predicted is not None else None
+        started = any(b"JOB_STATUS_CHANGE" in line for line in seen)
+        if (wanted is not None and wanted <= len(seen)) or (wanted is None and not started):
+            return more
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = self.stream.read_line(max(0.01, deadline - time.monotonic()))
+            except ReadTimeout:
+                break
+            if line is None:
+                break
+            more.append(line.rstrip(b"\r\n"))
+            if wanted is not None and len(seen) + len(more) >= wanted:
+                break
+            if wanted is None and b'"status": "null"' in line:
+                break
+        return more
+
+    def close(self) -> None:
+        self.stream.close()
+        self.instance.stop()
