@@ -80,8 +80,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         pool.close()
     absent = [m for m in missing if not args.impl or m.name in args.impl]
     nbd_runs = _run_nbd_matrix() if args.nbd else []
+    block = _run_block_tables(impls, absent, known, strict) if args.block else None
     document = results_document(results, impls, absent, started_iso, time.monotonic() - started)
     document["nbd"] = [run.to_json() for run in nbd_runs]
+    if block is not None:
+        document["block"] = block
     if args.output:
         write_json(Path(args.output), document)
     markdown = render_markdown(document)
@@ -95,9 +98,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{len(cases)} cases × {len(impls)} implementations: {summary}")
     for r in unexplained:
         print(f"FINDING {r.case} on {r.implementation}: {r.status}: {r.detail[:200]}")
+    block_findings = _block_findings(block)
     if args.report:
         print(f"report: {args.report}")
-    return 1 if unexplained or (strict and absent) else 0
+    return 1 if unexplained or block_findings or (strict and absent) else 0
+
+
+def _run_block_tables(impls: list[Any], absent: list[Any], known: Any, strict: bool) -> dict[str, Any]:
+    """The block truth tables on every implementation that supports them; why not on the others."""
+    from conformance.block.tables import FAMILIES, Skipped, run_tables
+    from conformance.results import block_section
+
+    cells: list[Any] = []
+    skipped: list[Skipped] = []
+    for impl in impls:
+        records, skips = run_tables(impl, known)
+        cells += records
+        skipped += skips
+        if records:
+            agree = sum(r.status == "pass" for r in records)
+            print(f"block tables on {impl.name}: {agree} of {len(records)} cells agree")
+    for gone in absent:  # a host binary the tables would have run on
+        if gone.name in ("qsd", "qemu-system"):
+            skipped += [Skipped(gone.name, family, gone.reason) for family in FAMILIES]
+    for skip in skipped:
+        if skip.implementation in ("qsd", "qemu-system") and strict:
+            print(f"block tables not run on {skip.implementation}: {skip.reason}", file=sys.stderr)
+    return block_section((r.to_json() for r in cells), (s.to_json() for s in skipped))
+
+
+def _block_findings(block: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if block is None:
+        return []
+    found = [c for c in block["cells"] if c["status"] != "pass" and not c.get("known")]
+    for c in found:
+        print(f"FINDING block {c['id']} on {c['implementation']}: {c['status']}: {c['detail'][:200]}")
+    return found
 
 
 def _run_nbd_matrix() -> list[Any]:
@@ -273,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="a missing implementation fails the run (default under CI=true)"
     )
     p.add_argument("--no-nbd", dest="nbd", action="store_false", help="skip the NBD server probe matrix")
+    p.add_argument("--no-block", dest="block", action="store_false", help="skip the block truth tables")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="render a results JSON file as Markdown")

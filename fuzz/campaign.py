@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,26 +22,61 @@ from typing import Any
 from conformance.cases import load_cases
 from conformance.errors import QconformError
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _qmp_seeds() -> Iterator[tuple[str, bytes]]:
+    for case in load_cases():
+        yield case.id, b"".join(case.segments)
+
+
+def _keyval_seeds() -> Iterator[tuple[str, bytes]]:
+    document = json.loads((FIXTURES / "keyval" / "cases.json").read_text(encoding="utf-8"))
+    for case in document["cases"]:
+        yield case["id"], case["input"].encode("utf-8")
+
+
+def _schema_seeds() -> Iterator[tuple[str, bytes]]:
+    for path in sorted((FIXTURES / "qapi-schema").rglob("*.json")):
+        yield f"{path.parent.name}-{path.stem}", path.read_bytes()
+
 
 @dataclass(frozen=True)
 class Target:
     name: str
     module: str
     description: str
+    seeds: Callable[[], Iterator[tuple[str, bytes]]]
+    needs_implementation: bool = False
 
 
 TARGETS = {
-    "qmp-monitor": Target("qmp-monitor", "fuzz.qmp_monitor", "bytes into the reference QMP monitor"),
+    t.name: t
+    for t in (
+        Target("qmp-monitor", "fuzz.qmp_monitor", "bytes into the reference QMP monitor", _qmp_seeds),
+        Target(
+            "qmp-differential",
+            "fuzz.qmp_differential",
+            "bytes into the oracle and a live, isolated QEMU, answers compared",
+            _qmp_seeds,
+            needs_implementation=True,
+        ),
+        Target(
+            "keyval-blockdev", "fuzz.keyval_blockdev", "text into the --blockdev prediction", _keyval_seeds
+        ),
+        Target("qapi-schema", "fuzz.qapi_schema", "text into the QAPI schema front end", _schema_seeds),
+    )
 }
+DEFAULT_IMPLEMENTATION = "qsd@bookworm"
 
 
-def seed_corpus(corpus: Path) -> int:
-    """Seed an empty corpus with the bytes every QMP case sends."""
+def seed_corpus(target: Target, corpus: Path) -> int:
+    """Seed an empty corpus with the target's fixture inputs."""
     if any(corpus.iterdir()):
         return 0
     count = 0
-    for case in load_cases():
-        (corpus / case.id).write_bytes(b"".join(case.segments))
+    for name, data in target.seeds():
+        (corpus / name).write_bytes(data)
         count += 1
     return count
 
@@ -48,7 +85,13 @@ def _state_file(folder: Path) -> Path:
     return folder / "campaign.json"
 
 
-def run_campaign(target_name: str, folder: Path, seconds: int, extra: list[str] | None = None) -> int:
+def run_campaign(
+    target_name: str,
+    folder: Path,
+    seconds: int,
+    extra: list[str] | None = None,
+    implementation: str | None = None,
+) -> int:
     target = TARGETS.get(target_name)
     if target is None:
         raise QconformError(f"unknown fuzz target {target_name!r} (known: {', '.join(TARGETS)})")
@@ -64,16 +107,31 @@ def run_campaign(target_name: str, folder: Path, seconds: int, extra: list[str] 
         raise QconformError(f"{folder}: cannot create campaign folder: {err.strerror}") from None
     state_path = _state_file(folder)
     state: dict[str, Any] = {"target": target.name, "seconds": 0}
+    if target.needs_implementation:
+        state["implementation"] = implementation or DEFAULT_IMPLEMENTATION
+    elif implementation is not None:
+        raise QconformError(
+            f"the {target.name} target runs no implementation (--impl is for qmp-differential)"
+        )
     if state_path.exists():
         try:
             state = json.loads(state_path.read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise QconformError(f"{state_path}: unreadable campaign state: {err}") from None
-    if state["target"] != target.name:
-        raise QconformError(f"{folder} holds a {state['target']} campaign, not {target.name}")
-    seeded = seed_corpus(corpus)
+    if state.get("target") != target.name:
+        raise QconformError(f"{folder} holds a {state.get('target')} campaign, not {target.name}")
+    if implementation is not None and state.get("implementation") != implementation:
+        raise QconformError(f"{folder} fuzzes {state.get('implementation')}, not {implementation}")
+    if target.needs_implementation:
+        from fuzz.qmp_differential import choose_implementation
+
+        choose_implementation(state["implementation"])  # a wrong or unsafe one fails here, in one line
+    seeded = seed_corpus(target, corpus)
     if seeded:
-        print(f"fuzz: seeded {corpus} with {seeded} inputs from fixtures/qmp")
+        print(f"fuzz: seeded {corpus} with {seeded} inputs from fixtures/")
+    env = dict(os.environ)
+    if target.needs_implementation:
+        env.update(QCONFORM_FUZZ_IMPL=state["implementation"], QCONFORM_FUZZ_FINDINGS=str(findings))
     argv = [
         sys.executable, "-m", target.module,
         f"-max_total_time={seconds}", f"-artifact_prefix={findings}/", "-print_final_stats=1",
@@ -81,7 +139,7 @@ def run_campaign(target_name: str, folder: Path, seconds: int, extra: list[str] 
     ]  # fmt: skip
     started = time.monotonic()
     try:
-        completed = subprocess.run(argv, timeout=seconds + 120, check=False)
+        completed = subprocess.run(argv, timeout=seconds + 120, check=False, env=env)
         status = completed.returncode
     except KeyboardInterrupt:
         status = 130
