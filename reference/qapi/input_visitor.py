@@ -13,10 +13,12 @@ narrow ones "Parameter 'BARE' expects int8_t").
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from reference.profiles import Profile
 from reference.qapi.introspection import Schema, TypeInfo, object_members
+from reference.qapi.qapi_values import QTYPES, Alternate, Struct
 from reference.qobject.values import QDict, QNull, QObject
 
 # Every QAPI integer type (int8 .. uint64, size) accepts exactly these values alike.
@@ -30,9 +32,13 @@ UNVISITED_COMMANDS = frozenset({"device_add"})
 
 @dataclass(frozen=True)
 class VisitError(Exception):
-    """QEMU's error; several messages when hash order decides which one."""
+    """QEMU's error; several messages when hash order decides which one.
+
+    partial: what the visit had built when it failed (see build()).
+    """
 
     messages: frozenset[str]
+    partial: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -85,19 +91,34 @@ class InputVisitor:
         """Raise VisitError or VisitAbstains unless QEMU accepts the arguments."""
         self._visit(arg_type, arguments, _Path(), None)
 
+    def build(self, type_name: str, value: QObject) -> Any:
+        """The typed value (reference.qapi.qapi_values) QEMU builds from value.
+
+        On error the VisitError's partial is the value as far as it got: the
+        members set so far, a list cut short with the failing slot None.
+        """
+        return self._visit(type_name, value, _Path(), None)
+
     def _type_error(self, path: _Path, expected: str) -> VisitError:
         return VisitError(frozenset({f"Invalid parameter type for '{path.render()}', expected: {expected}"}))
 
-    def _visit(self, type_name: str, value: QObject, path: _Path, bare: str | None) -> None:
+    def _visit(self, type_name: str, value: QObject, path: _Path, bare: str | None) -> Any:
         info = self.schema.type(type_name)
         if info.meta == "object":
-            self._visit_object(info, value, path)
-        elif info.meta == "array":
+            return self._visit_object(info, value, path)
+        if info.meta == "array":
             if not isinstance(value, list):
                 raise self._type_error(path, "array")
+            items: list[Any] = []
             for index, item in enumerate(value):
-                self._visit(info.element, item, path.child(index), None)
-        elif info.meta == "enum":
+                items.append(None)  # the link exists before its element is visited
+                try:
+                    items[-1] = self._visit(info.element, item, path.child(index), None)
+                except VisitError as err:
+                    items[-1] = err.partial
+                    raise replace(err, partial=items) from None
+            return items
+        if info.meta == "enum":
             if not isinstance(value, str):
                 raise self._type_error(path, "string")
             if value not in info.values:
@@ -105,15 +126,15 @@ class InputVisitor:
                 name = bare if bare is not None else "null"
                 message = self.profile.enum_message.format(name=name, value=value)
                 raise VisitError(frozenset({message}))
-        elif info.meta == "alternate":
-            self._visit_alternate(info, value, path, bare)
-        else:
-            self._visit_builtin(info, value, path)
+            return value
+        if info.meta == "alternate":
+            return self._visit_alternate(info, value, path, bare)
+        return self._visit_builtin(info, value, path)
 
-    def _visit_builtin(self, info: TypeInfo, value: QObject, path: _Path) -> None:
+    def _visit_builtin(self, info: TypeInfo, value: QObject, path: _Path) -> Any:
         kind = info.json_type
         if kind == "value":
-            return
+            return value
         if kind == "string" and not isinstance(value, str):
             raise self._type_error(path, "string")
         if kind == "boolean" and not isinstance(value, bool):
@@ -127,15 +148,22 @@ class InputVisitor:
             isinstance(value, bool) or not isinstance(value, int) or value not in COMMON_INT_RANGE
         ):
             raise VisitAbstains(f"integer member '{path.render()}' = {value!r}: its C type is masked")
+        # A number member holds a double, whatever JSON number it was given.
+        return float(value) if kind == "number" and isinstance(value, int) else value
 
-    def _visit_object(self, info: TypeInfo, value: QObject, path: _Path) -> None:
+    def _visit_object(self, info: TypeInfo, value: QObject, path: _Path) -> Struct:
         if not isinstance(value, QDict):
             raise self._type_error(path, "object")
+        built = Struct(info.name)
         unvisited = set(value.keys())
-        for member in object_members(self.schema, info, value):
-            self._visit_member(member.name, member.type, member.optional, value, path, unvisited)
-        if unvisited:
-            raise unexpected(path.child(key).render() for key in unvisited)
+        try:
+            for member in object_members(self.schema, info, value):
+                self._visit_member(member.name, member.type, member.optional, value, path, unvisited, built)
+            if unvisited:
+                raise unexpected(path.child(key).render() for key in unvisited)
+        except VisitError as err:
+            raise replace(err, partial=built) from None
+        return built
 
     def _visit_member(
         self,
@@ -145,6 +173,7 @@ class InputVisitor:
         container: QDict,
         path: _Path,
         unvisited: set[str],
+        built: Struct,
     ) -> None:
         member_path = path.child(name)
         if name not in container:
@@ -154,15 +183,25 @@ class InputVisitor:
         unvisited.discard(name)
         member_value = container.get(name)
         assert member_value is not None
-        self._visit(type_name, member_value, member_path, name)
+        built.members[name] = None  # has_NAME is set before the member is visited
+        try:
+            built.members[name] = self._visit(type_name, member_value, member_path, name)
+        except VisitError as err:
+            built.members[name] = err.partial
+            raise
 
-    def _visit_alternate(self, info: TypeInfo, value: QObject, path: _Path, bare: str | None) -> None:
+    def _visit_alternate(self, info: TypeInfo, value: QObject, path: _Path, bare: str | None) -> Alternate:
         wanted = _json_type_name(value)
         for variant in info.variants:
             branch = self.schema.type(variant.type)
             if _accepts_json_type(branch, wanted, value):
-                self._visit(variant.type, value, path, bare)
-                return
+                built = Alternate(info.name, QTYPES[wanted])
+                try:
+                    built.value = self._visit(variant.type, value, path, bare)
+                except VisitError as err:
+                    built.value = err.partial
+                    raise replace(err, partial=built) from None
+                return built
         raise VisitAbstains(f"alternate {info.name}: QEMU's message names its unmasked type")
 
 
