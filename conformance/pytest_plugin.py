@@ -2,7 +2,8 @@
 
 Options: --impl NAME (repeatable; default every implementation found),
 --impl-path NAME=PATH, --qconform-results FILE (results JSON; with xdist each
-worker writes a part and the controller merges them).
+worker writes a part and the controller merges them). Block truth-table cells
+that tests hand to record_block_cells go into the file's "block" section.
 Under CI=true a missing implementation is a failing test, not a skip.
 """
 
@@ -12,7 +13,7 @@ import datetime
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,10 @@ from conformance.errors import QconformError
 from conformance.implementations import Implementation, Missing, discover, select
 from conformance.jsonfile import write_json
 from conformance.process import install_cleanup_handlers
-from conformance.results import results_document
+from conformance.results import block_section, results_document
 from conformance.runner import PASS, SKIP, InstancePool, Result, run_case
 
-_state: dict[str, Any] = {"results": [], "started": time.monotonic()}
+_state: dict[str, Any] = {"results": [], "block": [], "started": time.monotonic()}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,6 +95,11 @@ def run_qmp_case(instance_pool: InstancePool) -> Any:
     return run
 
 
+def record_block_cells(records: Iterable[Any]) -> None:
+    """Keep block truth-table cells (conformance.block.records.CellRecord) for the results file."""
+    _state["block"].extend(record.to_json() for record in records)
+
+
 def check_result(result: Result) -> None:
     """Turn a result into the test's outcome; a recorded divergence is an xfail."""
     if result.status == SKIP:
@@ -127,16 +133,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = Path(target)
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     own = [r.to_json() for r in _state["results"]]
+    block: list[dict[str, Any]] = list(_state["block"])
     if worker:
-        write_json(path.with_name(f"{path.name}.{worker}.part"), own)
+        write_json(path.with_name(f"{path.name}.{worker}.part"), {"results": own, "block": block})
         return
     for part in sorted(path.parent.glob(f"{path.name}.*.part")):
-        own.extend(json.loads(part.read_text(encoding="utf-8")))
+        data = json.loads(part.read_text(encoding="utf-8"))
+        own.extend(data["results"])
+        block.extend(data["block"])
         part.unlink()
     document = results_document(
         [], _state["impls"], _state["missing"], _now(), time.monotonic() - _state["started"]
     )
     document["results"] = own
+    if block:
+        document["block"] = block_section(block, [])
     write_json(path, document)
 
 

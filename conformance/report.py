@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from conformance.block.report_tables import render_block
+
 STATUSES = ("pass", "diverge", "crash", "timeout", "skip", "error")
 
 
@@ -74,6 +76,7 @@ def render_markdown(document: dict[str, Any]) -> str:
             "",
         ]
     out += _nbd_section(document.get("nbd", []))
+    out += render_block(document.get("block"))
     skipped = Counter(r["detail"] for r in results if r["status"] == "skip")
     if skipped:
         out += ["", "## Skipped", ""]

@@ -8,6 +8,18 @@
 
 status is one of pass, diverge, crash, timeout, skip, error. known, where
 set, is the recorded divergence ({"kind", "reason"}) that explains a diverge.
+
+Optional sections, one per family of checks:
+
+    "nbd": [NBD server runs, conformance/nbd/runner.py],
+    "block": {"cells": [{"family", "id", "implementation", "version", "cell",
+                         "predicted", "observed", "status", "detail",
+                         "reproducer", "known"}],
+              "skipped": [{"implementation", "family", "reason"}]}
+
+A block cell's "cell" maps the family's columns (driver, storage, read-only,
+auto-read-only, front end, ...) to their values; predicted and observed are
+short verdicts ("read-write", "degraded to read-only", "error: ...").
 """
 
 from __future__ import annotations
@@ -51,6 +63,10 @@ def results_document(
     }
 
 
+def block_section(cells: Iterable[dict[str, Any]], skipped: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"cells": list(cells), "skipped": list(skipped)}
+
+
 def read_results(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -63,4 +79,7 @@ def read_results(path: Path) -> dict[str, Any]:
     for key in ("started", "seconds", "implementations", "missing", "results"):
         if key not in document:
             raise QconformError(f"{path}: results file lacks '{key}'")
+    block = document.get("block")
+    if block is not None and (not isinstance(block, dict) or not isinstance(block.get("cells"), list)):
+        raise QconformError(f"{path}: 'block' must be an object with a list of 'cells'")
     return document

@@ -14,7 +14,6 @@ from conformance.errors import QconformError
 REPO = Path(__file__).resolve().parents[2]
 BLOCK_DIR = REPO / "fixtures" / "block"
 SCHEMA = BLOCK_DIR / "block-cases.schema.json"
-STORAGES = ("writable", "read-only-mount", "unprivileged")
 
 
 @dataclass(frozen=True)

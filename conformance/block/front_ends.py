@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from conformance.block.command_line import CommandLineInstance, Exited, argv_for, start
@@ -36,6 +37,7 @@ from reference.block.graph import BlockGraph
 from reference.profiles import Flavour
 
 ROOT = "n0"
+REPRODUCER_SOCKET = Path("/tmp/qmp.sock")  # the run's own socket lives in a folder gone by now
 
 
 def front_ends(impl: Implementation) -> tuple[str, ...]:
@@ -115,7 +117,7 @@ def _replay(front_end: str, value: str) -> Any:
 def run_cell(impl: Implementation, view: StorageView, cell: Cell, front_end: str) -> CellRecord:
     value = option_value(cell, front_end, view.paths[cell.image])
     expected = predict(impl, view, front_end, value)
-    argv = argv_for(impl, view.folder / "qmp.sock", [front_end, value], view.uid)
+    argv = argv_for(impl, REPRODUCER_SOCKET, [front_end, value], view.uid)
     columns_ = columns(cell, front_end)
     setup = f"# storage {cell.storage}: {STORAGE_SETUP[cell.storage]}; then run:"
     ident = cell_id("front-ends", columns_)

@@ -1,55 +1,25 @@
-"""fixtures/block/*.json: images, storages, the truth table's dimensions and step cases."""
+"""The block fixtures' loader lives in the harness now (conformance/block/fixture.py)."""
 
-from __future__ import annotations
+from conformance.block.fixture import (
+    BLOCK_DIR,
+    REPO,
+    SCHEMA,
+    BlockFixture,
+    StepCase,
+    load,
+    load_all,
+    with_paths,
+)
+from conformance.block.views import STORAGES
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import jsonschema
-
-REPO = Path(__file__).resolve().parents[2]
-BLOCK_DIR = REPO / "fixtures" / "block"
-SCHEMA = BLOCK_DIR / "block-cases.schema.json"
-STORAGES = ("writable", "read-only-mount", "unprivileged")
-
-
-@dataclass(frozen=True)
-class StepCase:
-    id: str
-    description: str
-    storage: str
-    steps: tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class BlockFixture:
-    images: tuple[dict[str, Any], ...]
-    table: dict[str, Any]
-    cases: tuple[StepCase, ...]
-    chain_table: dict[str, Any] | None = None
-
-
-def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8"))).validate(data)
-    cases = tuple(
-        StepCase(raw["id"], raw["description"], raw["storage"], tuple(raw["steps"])) for raw in data["cases"]
-    )
-    return BlockFixture(tuple(data["images"]), data.get("truth-table", {}), cases, data.get("chain-table"))
-
-
-def load_all() -> tuple[BlockFixture, ...]:
-    return (load(), load(BLOCK_DIR / "chain.json"))
-
-
-def with_paths(value: Any, paths: dict[str, str]) -> Any:
-    """Replace every "@NAME" string by the image's path."""
-    if isinstance(value, dict):
-        return {key: with_paths(item, paths) for key, item in value.items()}
-    if isinstance(value, list):
-        return [with_paths(item, paths) for item in value]
-    if isinstance(value, str) and value.startswith("@"):
-        return paths[value[1:]]
-    return value
+__all__ = [
+    "BLOCK_DIR",
+    "REPO",
+    "SCHEMA",
+    "STORAGES",
+    "BlockFixture",
+    "StepCase",
+    "load",
+    "load_all",
+    "with_paths",
+]

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from block.conftest import StorageView, real_implementation
-from block.fixture import BlockFixture, StepCase, load_all, with_paths
-from block.session import Session
+from conformance.block.fixture import BlockFixture, StepCase, load_all, with_paths
+from conformance.block.session import Session
 
 pytestmark = pytest.mark.slow
 CASES: list[tuple[BlockFixture, StepCase]] = [(fx, case) for fx in load_all() for case in fx.cases]

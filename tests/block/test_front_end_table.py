@@ -1,0 +1,23 @@
+"""The seed's cells on the command line (qsd --blockdev, qemu-system -blockdev and -drive) on real
+binaries, one test per implementation x front end x storage: every cell agrees with the oracle."""
+
+from __future__ import annotations
+
+import pytest
+
+from block.conftest import assert_cells, real_implementation
+from conformance.block.fixture import BlockFixture
+from conformance.block.tables import front_end_group
+from conformance.divergences import load_divergences
+
+pytestmark = pytest.mark.slow
+FRONT_ENDS = [("qsd", "--blockdev"), ("qemu-system", "-blockdev"), ("qemu-system", "-drive")]
+
+
+@pytest.mark.parametrize("kind", ["writable", "read-only-mount", "unprivileged"])
+@pytest.mark.parametrize(("impl_name", "front_end"), FRONT_ENDS, ids=[f"{i}{f}" for i, f in FRONT_ENDS])
+def test_front_end_table(impl_name: str, front_end: str, kind: str, seed: BlockFixture) -> None:
+    impl = real_implementation(impl_name)
+    known = load_divergences()
+    records = [r.explain(known) for r in front_end_group(impl, seed, kind, front_end)]
+    assert_cells(records, 27)
