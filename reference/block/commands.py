@@ -9,10 +9,30 @@ abstains: name checks and lookups are still predicted.
 from __future__ import annotations
 
 from reference.block.graph import BlockGraph
+from reference.block.job_commands import (
+    block_job_cancel,
+    block_job_complete,
+    job_cancel,
+    job_complete,
+    query_block_jobs,
+)
 from reference.block.jobs import block_commit as commit
 from reference.block.query import named_block_nodes
 from reference.block.reopen import blockdev_reopen as reopen
 from reference.qobject.values import QDict, QObject
+
+__all__ = [
+    "block_commit",
+    "block_job_cancel",
+    "block_job_complete",
+    "blockdev_add",
+    "blockdev_del",
+    "blockdev_reopen",
+    "job_cancel",
+    "job_complete",
+    "query_block_jobs",
+    "query_named_block_nodes",
+]  # fmt: skip
 
 
 def blockdev_add(graph: BlockGraph, args: QDict) -> None:

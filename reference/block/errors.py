@@ -4,11 +4,12 @@ from __future__ import annotations
 
 
 class BlockError(Exception):
-    """QEMU's answer is a GenericError with this text."""
+    """QEMU's answer: an error of this class (GenericError unless said) with this text."""
 
-    def __init__(self, desc: str) -> None:
+    def __init__(self, desc: str, error_class: str = "GenericError") -> None:
         super().__init__(desc)
         self.desc = desc
+        self.error_class = error_class
 
 
 class NotModelled(Exception):

@@ -9,6 +9,7 @@ name. Whatever a failed blockdev-add created is removed again.
 from __future__ import annotations
 
 from reference.block.errors import BlockError, NotModelled
+from reference.block.job import ActiveCommitJob
 from reference.block.names import check_new_name
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
@@ -26,6 +27,7 @@ class BlockGraph:
         self.nodes: list[Node] = []  # in the order QEMU registered them
         self._auto_names = 0
         self._events: list[tuple[str, QDict]] = []  # predicted events not yet handed out
+        self.jobs: dict[str, ActiveCommitJob] = {}  # jobs waiting for the monitor, by id
 
     def emit(self, name: str, data: QDict) -> None:
         self._events.append((name, data))
@@ -43,6 +45,8 @@ class BlockGraph:
     # blockdev-add
 
     def add(self, opts: QDict) -> None:
+        if self.jobs:  # QEMU drains the job's nodes: it pauses and resumes, with events
+            raise NotModelled("blockdev-add while a block job runs is not modelled")
         if "node-name" not in opts:
             raise BlockError("'node-name' must be specified for the root node")
         created: list[Node] = []
@@ -108,6 +112,7 @@ class BlockGraph:
             node.auto_backing_file = header
         child.parents.append(node)
         node.backing = child
+        child.blockers.insert(0, backing_blocker(node))
 
     def _header_backing(self, node: Node) -> QDict:
         image = node.image
@@ -185,6 +190,9 @@ class BlockGraph:
         gone = set(created)
         self.nodes = [node for node in self.nodes if node not in gone]
         for node in self.nodes:
+            for parent in node.parents:
+                if parent in gone and parent.backing is node:
+                    self.unblock_backing(node, parent)
             node.parents = [p for p in node.parents if p not in gone]
 
     # blockdev-del
@@ -193,6 +201,12 @@ class BlockGraph:
         node = self.find(name)
         if node is None:
             raise BlockError(f"Failed to find node with node-name='{name}'")
+        if node.blockers:
+            if "#" in node.blockers[0]:
+                raise NotModelled("blockdev-del: a blocker naming an auto-named node is not modelled")
+            raise BlockError(f"Node '{name}' is busy: {node.blockers[0]}")
+        if self.jobs:
+            raise NotModelled("blockdev-del while a block job runs is not modelled")
         if not node.monitor_owned:
             raise BlockError(f"Node {name} is not owned by the monitor")
         if node.parents:
@@ -202,12 +216,35 @@ class BlockGraph:
     def drop(self, node: Node) -> None:
         self._drop(node)
 
+    def unblock_backing(self, child: Node, parent: Node) -> None:
+        child.blockers.remove(backing_blocker(parent))
+
+    def add_filter(self, driver: str, below: Node) -> Node:
+        """A job's filter node (auto-named, newest) above `below`, which has no other parent."""
+        self._auto_names += 1
+        node = Node(f"#block{self._auto_names}", True, driver, below.filename, False, False)
+        node.filter_of, node.backing, node.facts = below, below, below.facts
+        below.parents.append(node)
+        self.nodes.append(node)
+        return node
+
+    def remove_filter(self, node: Node) -> None:
+        assert node.filter_of is not None and node.backing is node.filter_of
+        node.backing.parents.remove(node)
+        self.nodes.remove(node)
+
     def _drop(self, node: Node) -> None:
         self.nodes.remove(node)
+        if node.backing is not None:
+            self.unblock_backing(node.backing, node)
         for child in node.children():
             child.parents.remove(node)
             if not child.parents and not child.monitor_owned:
                 self._drop(child)
+
+
+def backing_blocker(parent: Node) -> str:
+    return f"node is used as backing hd of '{parent.name}'"
 
 
 def _flags(flags: Flags) -> tuple[bool, bool]:

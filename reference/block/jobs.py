@@ -12,9 +12,11 @@ sequence; the harness collects them after the job finishes.
 
 from __future__ import annotations
 
+from reference.block import active_commit
 from reference.block.errors import BlockError, NotModelled
 from reference.block.filenames import display_filename
-from reference.block.graph import BlockGraph
+from reference.block.graph import BlockGraph, backing_blocker
+from reference.block.job import chain, inheriting, status
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
@@ -22,6 +24,20 @@ COMMIT_ARGUMENTS = frozenset({"job-id", "device", "top-node", "base-node"})
 
 
 def block_commit(graph: BlockGraph, args: QDict) -> None:
+    device_name = args.get("device")
+    assert isinstance(device_name, str), "the input visitor checked 'device'"
+    found = graph.find(device_name)
+    if found is None:
+        raise BlockError(f"Device '{device_name}' not found", "DeviceNotFound")
+    if found.parents:
+        if any(parent.filter_of is found for parent in found.parents):
+            raise BlockError("Need a root block node")
+        raise NotModelled("block-commit: a device that is not a root node is not modelled")
+    if args.get("top-node") in (None, device_name):
+        active_commit.start(graph, args, found)
+        return
+    if graph.jobs:
+        raise NotModelled("block-commit: a non-active commit while another job runs is not modelled")
     extra = sorted(set(args.keys()) - COMMIT_ARGUMENTS)
     if extra:
         raise NotModelled(f"block-commit: argument {extra[0]} is not modelled")
@@ -29,26 +45,26 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
     overlay, top_node, base_node = graph.find(device), graph.find(top), graph.find(base)
     if overlay is None or top_node is None or base_node is None:
         raise NotModelled("block-commit: unknown nodes are not modelled")
-    chain = _chain(overlay)
-    if top_node is overlay or top_node not in chain or base_node not in _chain(top_node)[1:]:
+    layers = chain(overlay)
+    if top_node is overlay or top_node not in layers or base_node not in chain(top_node)[1:]:
         raise NotModelled("block-commit: only a non-active commit within one chain is modelled")
-    above_top = chain[chain.index(top_node) - 1]
+    above_top = layers[layers.index(top_node) - 1]
     if above_top.read_only or top_node.image is None or top_node.image.virtual_size != _size(base_node):
         raise NotModelled("block-commit: a read-only overlay or differing sizes are not modelled")
-    graph.emit("JOB_STATUS_CHANGE", _status(job_id, "created"))
+    graph.emit("JOB_STATUS_CHANGE", status(job_id, "created"))
     try:
         _reopen_writable(graph, base_node)
     except BlockError:
-        graph.emit("JOB_STATUS_CHANGE", _status(job_id, "null"))
+        graph.emit("JOB_STATUS_CHANGE", status(job_id, "null"))
         raise
-    graph.emit("JOB_STATUS_CHANGE", _status(job_id, "running"))
-    for status in ("waiting", "pending"):
-        graph.emit("JOB_STATUS_CHANGE", _status(job_id, status))
+    graph.emit("JOB_STATUS_CHANGE", status(job_id, "running"))
+    for state in ("waiting", "pending"):
+        graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     length = top_node.image.virtual_size
     data = QDict({"type": "commit", "device": job_id, "len": length, "offset": length, "speed": 0})
     graph.emit("BLOCK_JOB_COMPLETED", data)
-    for status in ("concluded", "null"):
-        graph.emit("JOB_STATUS_CHANGE", _status(job_id, status))
+    for state in ("concluded", "null"):
+        graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     _drop_intermediates(graph, above_top, top_node, base_node)
 
 
@@ -59,34 +75,14 @@ def _text(args: QDict, key: str) -> str:
     return value
 
 
-def _chain(node: Node) -> list[Node]:
-    chain = [node]
-    while (below := chain[-1].backing) is not None:
-        chain.append(below)
-    return chain
-
-
 def _size(node: Node) -> int | None:
     return node.image.virtual_size if node.image is not None else None
-
-
-def _status(job_id: str, status: str) -> QDict:
-    return QDict({"id": job_id, "status": status})
-
-
-def _inheriting(node: Node) -> list[Node]:
-    """The node and the children a reopen takes along: inline/implicit ones without their own read-only."""
-    found = [node]
-    for child in node.children():
-        if child.inherits_from is node and not child.read_only_explicit:
-            found += _inheriting(child)
-    return found
 
 
 def _reopen_writable(graph: BlockGraph, base: Node) -> None:
     # The base goes read-write, its inheriting children with it; a child it
     # does not take along must already be writable.
-    group = _inheriting(base)
+    group = inheriting(base)
     file = base.file_child
     if base.driver != "qcow2" or file is None or file.driver != "file":
         raise NotModelled("block-commit: only a qcow2 base over a file node is modelled")
@@ -100,7 +96,9 @@ def _reopen_writable(graph: BlockGraph, base: Node) -> None:
 def _drop_intermediates(graph: BlockGraph, overlay: Node, top: Node, base: Node) -> None:
     top.parents.remove(overlay)
     base.parents.append(overlay)
+    graph.unblock_backing(top, overlay)
     overlay.backing = base
+    base.blockers.insert(0, backing_blocker(overlay))
     # The commit rewrote the overlay's header to name the base.
     overlay.auto_backing_file = display_filename(base)
     for node in (overlay, base, *base.children()):

@@ -45,7 +45,7 @@ def device_info(node: Node, flat: bool = False) -> QDict:
     info.put("node-name", ANY_STRING if node.auto_named else node.name)
     info.put("ro", node.read_only)
     info.put("drv", node.driver)
-    if node.backing is not None:
+    if node.backing is not None and node.filter_of is None:  # a filter has no backing file name
         info.put("backing_file", display_filename(node.backing))
     info.put("backing_file_depth", 0 if flat else chain_depth(node))
     info.put("encrypted", False)
@@ -60,6 +60,8 @@ def device_info(node: Node, flat: bool = False) -> QDict:
 
 def image_info(node: Node, flat: bool = False) -> QDict:
     assert node.facts is not None, "an opened node has its file's facts"
+    if node.filter_of is not None:
+        return filter_image_info(node, node.filter_of, flat)
     image = QDict()
     image.put("filename", display_filename(node))
     image.put("format", node.driver)
@@ -83,6 +85,21 @@ def image_info(node: Node, flat: bool = False) -> QDict:
             image.put("format-specific", json_to_qobject(node.image.format_specific))
     else:
         image.put("virtual-size", sectors_rounded(node.facts.size))
+    return image
+
+
+def filter_image_info(node: Node, below: Node, flat: bool) -> QDict:
+    """A job's filter: get_info, size and allocation are the filtered node's; no header of its own."""
+    inner = image_info(below, True)
+    image = QDict()
+    image.put("filename", display_filename(node))
+    image.put("format", node.driver)
+    for key in ("dirty-flag", "actual-size", "virtual-size", "cluster-size"):
+        value = inner.get(key)
+        if value is not None:
+            image.put(key, value)
+    if not flat:
+        image.put("backing-image", image_info(below))
     return image
 
 

@@ -62,6 +62,15 @@ class NbdFacts(Protocol):
     def nbd_export(self, socket_path: str, export: str) -> NbdExport: ...
 
 
+@runtime_checkable
+class AllocationFacts(Protocol):
+    """Storage that can say which ranges an image itself holds (not its backing chain)."""
+
+    def allocated_extents(self, path: str) -> list[tuple[int, int]]:
+        """(offset, length) of the guest ranges the image at path allocates at depth 0."""
+        ...
+
+
 class UnknownStorage:
     """Storage the model knows nothing about: any question about a file abstains."""
 

@@ -64,14 +64,14 @@ def quit_(conn: QmpConnection, args: QDict) -> Quit:
 
 
 def _block_handler(command: Callable[[BlockGraph, QDict], QObject | None]) -> Handler:
-    """A reference.block command as a handler: its BlockError is QEMU's GenericError."""
+    """A reference.block command as a handler: its BlockError is QEMU's error of that class."""
 
     def handler(conn: QmpConnection, args: QDict) -> QObject | None:
         graph = conn.process.block or conn.process.attach_storage(UnknownStorage())
         try:
             return command(graph, args)
         except BlockError as err:
-            raise CommandError("GenericError", err.desc) from None
+            raise CommandError(err.error_class, err.desc) from None
 
     return handler
 
@@ -87,6 +87,11 @@ HANDLERS: dict[str, Handler] = {
     "query-named-block-nodes": _block_handler(block.query_named_block_nodes),
     "blockdev-reopen": _block_handler(block.blockdev_reopen),
     "block-commit": _block_handler(block.block_commit),
+    "query-block-jobs": _block_handler(block.query_block_jobs),
+    "block-job-complete": _block_handler(block.block_job_complete),
+    "block-job-cancel": _block_handler(block.block_job_cancel),
+    "job-complete": _block_handler(block.job_complete),
+    "job-cancel": _block_handler(block.job_cancel),
 }
 
 # qemu-system reports the shutdown before it answers quit; the daemon just leaves.

@@ -1,0 +1,129 @@
+"""block-commit of the active layer (QEMU 7.2): a mirror job that waits in "ready".
+
+Verified on qsd 7.2 (auto-finalize and auto-dismiss on):
+- before anything runs: an unknown device is DeviceNotFound; a node under a
+  job's filter "Need a root block node"; a base-node outside the chain "'%s'
+  is not in this backing file chain"; a node without backing "cannot commit
+  an image into itself"; no job-id (device given as a node name) "Invalid job
+  ID ''"; then the base is reopened read-write, and a failure there is the
+  reply, without any event;
+- otherwise "created" and "running" come before the reply, then "ready" and
+  BLOCK_JOB_READY (len = offset = the bytes the layers above the base
+  allocate, in whole granules of the base's cluster size);
+- while it runs a mirror_top filter node (auto-named, newest) sits above the
+  top, the base and its file child are read-write, and the top and base carry
+  the job's op blocker;
+- completing (or cancelling without force) a ready job: "waiting", "pending",
+  BLOCK_JOB_COMPLETED, "concluded", "null"; with force (job-cancel always):
+  "aborting", BLOCK_JOB_CANCELLED, "concluded", "null". Either way the filter
+  goes, the top keeps its backing, and the base stays read-write. The top had
+  no parent to pivot, so the graph keeps its shape.
+"""
+
+from __future__ import annotations
+
+from reference.block.errors import BlockError, NotModelled
+from reference.block.graph import BlockGraph
+from reference.block.job import JOB_BLOCKER, ActiveCommitJob, chain, inheriting, status
+from reference.block.node import Node
+from reference.block.storage import AllocationFacts
+from reference.qobject.values import QDict
+
+ARGUMENTS = frozenset({"job-id", "device", "base-node"})
+MIN_GRANULARITY, MAX_GRANULARITY = 4096, 65536
+
+
+def start(graph: BlockGraph, args: QDict, device: Node) -> None:
+    """The checks after the device was found and turned out to be the active layer."""
+    extra = sorted(set(args.keys()) - ARGUMENTS)
+    if extra:
+        raise NotModelled(f"block-commit: argument {extra[0]} is not modelled for an active commit")
+    layers = chain(device)
+    base = _base(graph, args, layers)
+    if base is device:
+        raise BlockError("cannot commit an image into itself")
+    job_id = args.get("job-id")
+    if not isinstance(job_id, str):
+        raise BlockError("Invalid job ID ''")
+    if job_id in graph.jobs or not job_id[:1].isalpha():
+        raise NotModelled("block-commit: a job ID in use or not well formed is not modelled")
+    above = layers[: layers.index(base)]
+    length = _length(graph, above, base)
+    group = _writable_group(graph, base)
+    for node in group:
+        node.read_only = False
+    filter_node = graph.add_filter("mirror_top", device)
+    job = ActiveCommitJob(job_id, device, base, filter_node, length, [*above, base])
+    for node in job.blocked:
+        node.blockers.insert(0, JOB_BLOCKER)
+    graph.jobs[job_id] = job
+    for state in ("created", "running", "ready"):
+        graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
+    graph.emit("BLOCK_JOB_READY", progress(job))
+    for node in (base, *base.children()):
+        node.stale = True  # the job copied the data already
+
+
+def _base(graph: BlockGraph, args: QDict, layers: list[Node]) -> Node:
+    name = args.get("base-node")
+    if name is None:
+        return layers[-1]
+    assert isinstance(name, str), "the input visitor checked 'base-node'"
+    base = graph.find(name)
+    if base is None:
+        raise NotModelled("block-commit: an unknown base-node is not modelled")
+    if base not in layers:
+        raise BlockError(f"'{name}' is not in this backing file chain")
+    return base
+
+
+def _length(graph: BlockGraph, above: list[Node], base: Node) -> int:
+    storage = graph.storage
+    if not isinstance(storage, AllocationFacts):
+        raise NotModelled("block-commit: no allocation facts for the layers above the base")
+    if any(node.driver != "qcow2" for node in above) or base.image is None:
+        raise NotModelled("block-commit: only qcow2 layers over a qcow2 base are modelled")
+    granularity = min(max(base.image.cluster_size or MAX_GRANULARITY, MIN_GRANULARITY), MAX_GRANULARITY)
+    granules: set[int] = set()
+    for node in above:
+        for offset, size in storage.allocated_extents(node.filename):
+            granules.update(range(offset // granularity, -(-(offset + size) // granularity)))
+    return len(granules) * granularity
+
+
+def _writable_group(graph: BlockGraph, base: Node) -> list[Node]:
+    """The base and the children it takes along to read-write; its file must open for writing."""
+    group = inheriting(base)
+    file = base.file_child
+    if base.driver != "qcow2" or file is None or file.driver != "file":
+        raise NotModelled("block-commit: only a qcow2 base over a file node is modelled")
+    if file not in group and file.read_only:
+        raise NotModelled("block-commit: a base over a read-only node it does not reopen is not modelled")
+    if base.read_only or file.read_only or file.auto_read_only:
+        error = graph.storage.open_error(file.filename, True)
+        if error is not None:
+            raise BlockError(f"Could not open '{file.filename}': {error}")
+    return group
+
+
+def progress(job: ActiveCommitJob) -> QDict:
+    length = job.length
+    return QDict({"type": "commit", "device": job.job_id, "len": length, "offset": length, "speed": 0})
+
+
+def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool) -> None:
+    if cancelled:
+        graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "aborting"))
+        graph.emit("BLOCK_JOB_CANCELLED", progress(job))
+    else:
+        for state in ("waiting", "pending"):
+            graph.emit("JOB_STATUS_CHANGE", status(job.job_id, state))
+        graph.emit("BLOCK_JOB_COMPLETED", progress(job))
+    for state in ("concluded", "null"):
+        graph.emit("JOB_STATUS_CHANGE", status(job.job_id, state))
+    for node in job.blocked:
+        node.blockers.remove(JOB_BLOCKER)
+    graph.remove_filter(job.filter)
+    del graph.jobs[job.job_id]
+    for node in (job.base, *job.base.children()):
+        node.stale = True
