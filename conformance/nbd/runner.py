@@ -19,11 +19,13 @@ from conformance.nbd.backends import missing_reason as missing_reason
 from conformance.nbd.libnbd_probes import LIBNBD_PROBES
 from conformance.nbd.matrix import Matrix, ProbeSpec, ServerSpec, load_matrix, load_probes
 from conformance.nbd.probes import PROBES, Target
+from conformance.nbd.probes_tx import TX_PROBES
 from conformance.nbd.session import Address, ProbeError, open_socket
 from conformance.nbd.verdicts import Recorder, Result, Verdict
 from conformance.process import ManagedProcess
 
 MODES = ("read-only", "writable")
+ALL_PROBES = {**PROBES, **TX_PROBES}
 
 
 @dataclass
@@ -151,7 +153,7 @@ def run_probe(probe: ProbeSpec, target: Target) -> list[Result]:
             except module.Error as err:
                 r.abort(ProbeError(f"libnbd: {err.string}"))
         else:
-            PROBES[probe.id](target, r)
+            ALL_PROBES[probe.id](target, r)
     except ProbeError as err:
         r.abort(err)
     except OSError as err:

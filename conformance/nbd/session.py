@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections import deque
@@ -189,6 +190,70 @@ class Session:
                 if cmd == c.CMD_READ and result.error == 0:
                     result.data = _assemble(result, offset, length)
                 return result
+
+
+@dataclass
+class Pipelined:
+    """Replies to requests sent all at once: per request (in request order), the order replies
+    completed in (request indexes), and anything that broke the one-reply-per-handle rule."""
+
+    results: list[CommandResult]
+    completed: list[int]
+    problems: list[str]
+
+
+def pipeline(session: Session, requests: list[tuple[int, int, int, int, bytes]]) -> Pipelined:
+    """Send every (cmd, offset, length, flags, payload) without waiting, then collect the replies
+    by handle; a moment after the last one, anything more is a stray (a chunk after DONE)."""
+    wanted: dict[int, tuple[int, int, int, int]] = {}  # handle -> index, cmd, offset, length
+    data = bytearray()
+    for index, (cmd, offset, length, flags, payload) in enumerate(requests):
+        session._handle += 1
+        handle = 0x5143_0000_0000_0000 | session._handle
+        wanted[handle] = (index, cmd, offset, length)
+        data += session.client.request(cmd, handle, offset, length, flags, payload)
+    session.send(bytes(data))
+    results: dict[int, CommandResult] = {}
+    completed: list[int] = []
+    problems: list[str] = []
+    partial: dict[int, CommandResult] = {}
+
+    def stray(event: SimpleReply | Chunk) -> None:
+        answered = event.handle in wanted and wanted[event.handle][0] in results
+        problems.append(
+            f"{type(event).__name__} for handle {event.handle:#x} "
+            + ("after its reply was complete" if answered else "that is not in flight")
+        )
+
+    while len(results) < len(requests):
+        event = session.next_event()
+        if isinstance(event, ConnectionClosed):
+            raise ProbeError(f"server closed the connection with {len(requests) - len(results)} replies due")
+        if not isinstance(event, SimpleReply | Chunk):
+            raise ProbeError(f"unexpected {event}")
+        if event.handle not in wanted or wanted[event.handle][0] in results:
+            stray(event)
+            continue
+        index, cmd, offset, length = wanted[event.handle]
+        if isinstance(event, SimpleReply):
+            if event.handle in partial:
+                problems.append(f"simple reply to request {index} in the middle of its structured reply")
+            results[index] = CommandResult(event.error, event.data, structured=False)
+            completed.append(index)
+            continue
+        result = partial.setdefault(event.handle, CommandResult(0, b"", structured=True))
+        result.chunks.append(event)
+        _absorb_chunk(result, event, offset, length)
+        if event.done:
+            if cmd == c.CMD_READ and result.error == 0:
+                result.data = _assemble(result, offset, length)
+            results[index] = partial.pop(event.handle)
+            completed.append(index)
+    with contextlib.suppress(ProbeError):  # a timeout here is what we hope for
+        event = session.next_event(0.3)
+        if isinstance(event, SimpleReply | Chunk):
+            stray(event)
+    return Pipelined([results[i] for i in range(len(requests))], completed, problems)
 
 
 def parse_info_export(reply: OptionReply) -> tuple[int, int] | None:

@@ -287,6 +287,70 @@ _TABLE = [
         S,
         "NBD_CMD_BLOCK_STATUS past the end of the export fails with NBD_EINVAL.",
     ),
+    Clause(
+        "tx-fua-accepted",
+        "Command flags",
+        M,
+        "With NBD_FLAG_SEND_FUA advertised, a write with NBD_CMD_FLAG_FUA is accepted"
+        " (the flag may be ignored).",
+    ),
+    Clause(
+        "tx-fua-unadvertised",
+        "Error values",
+        S,
+        "NBD_CMD_FLAG_FUA without NBD_FLAG_SEND_FUA is a flag not valid for the request: NBD_EINVAL.",
+    ),
+    Clause(
+        "tx-req-one",
+        "Structured reply types",
+        M,
+        "With NBD_CMD_FLAG_REQ_ONE no NBD_REPLY_TYPE_BLOCK_STATUS chunk has more than one descriptor.",
+    ),
+    Clause(
+        "tx-bad-magic",
+        "Terminating the transmission phase",
+        Y,
+        "A request with a wrong magic breaks a MUST: the server may hard-disconnect"
+        " (qconform expects it: no reply, the connection closed).",
+    ),
+    Clause(
+        "tx-block-size-unaligned",
+        "Block size constraints",
+        Y,
+        "A request breaking the advertised minimum block size is refused with NBD_EINVAL or served correctly,"
+        " and the connection goes on.",
+    ),
+    Clause(
+        "tx-in-flight",
+        "Transmission",
+        M,
+        "Requests sent without waiting are each answered once, under their own handle, in any order.",
+    ),
+    Clause(
+        "tx-read-structured-only",
+        "Structured reply chunk message",
+        M,
+        "With structured replies negotiated, a read is never answered by a simple reply, not even an error.",
+    ),
+    Clause(
+        "tx-chunk-done-last",
+        "Structured reply chunk message",
+        M,
+        "The chunk with NBD_REPLY_FLAG_DONE is the last one of its reply: nothing follows under that handle.",
+    ),
+    Clause(
+        "tx-chunk-flags",
+        "Structured reply flags",
+        M,
+        "A chunk sets no reply flag but NBD_REPLY_FLAG_DONE (no other flag was negotiated).",
+    ),
+    Clause(
+        "tx-chunk-format",
+        "Structured reply types",
+        M,
+        "Chunk payloads fit their type: NONE empty and final, OFFSET_HOLE 12 bytes, errors at least 6 bytes"
+        " with a nonzero error and a message that fits.",
+    ),
     Clause("tx-disc", "NBD_CMD_DISC", M, "After NBD_CMD_DISC the server closes the connection, no reply."),
 ]
 

@@ -21,10 +21,10 @@ MATRIX = load_matrix()
 
 def test_probe_list_and_matrix_load() -> None:
     from conformance.nbd.libnbd_probes import LIBNBD_PROBES
-    from conformance.nbd.probes import PROBES
+    from conformance.nbd.runner import ALL_PROBES
 
     probes = load_probes()
-    assert {p.id for p in probes if p.client == "probe"} == set(PROBES)
+    assert {p.id for p in probes if p.client == "probe"} == set(ALL_PROBES)
     assert {p.id for p in probes if p.client == "libnbd"} == set(LIBNBD_PROBES)
     assert all(
         "127.0.0.1" in s.argv or s.transport == "unix" or "{port}" in " ".join(s.argv) for s in MATRIX.servers
