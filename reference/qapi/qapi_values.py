@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference.qapi.introspection import Member, Schema, TypeInfo, object_members
+from reference.qobject.values import QDict
+
 
 @dataclass(eq=True)
 class Struct:
@@ -53,3 +56,29 @@ def containers(value: Any) -> list[Any]:
             found.append(node)
             stack.extend(node)
     return found
+
+
+def branch_qtype(schema: Schema, type_name: str) -> str:
+    """The QType that picks this alternate branch."""
+    info = schema.type(type_name)
+    if info.meta == "object":
+        return "QTYPE_QDICT"
+    if info.meta == "array":
+        return "QTYPE_QLIST"
+    if info.meta == "enum":
+        return "QTYPE_QSTRING"
+    kinds = {"int": "number", "string": "string", "number": "number", "boolean": "boolean", "null": "null"}
+    return QTYPES.get(kinds.get(info.json_type, ""), "")
+
+
+def alternate_branch(schema: Schema, info: TypeInfo, value: Alternate) -> str | None:
+    """The branch type the alternate's QType chose; None for QTYPE_NONE or no match."""
+    return next(
+        (v.type for v in info.variants if value.qtype and branch_qtype(schema, v.type) == value.qtype), None
+    )
+
+
+def struct_members(schema: Schema, info: TypeInfo, value: Struct) -> list[Member]:
+    """The members a visitor walks in a built struct: base, then the set tag's branch."""
+    tag = QDict({info.tag: value.members[info.tag]}) if info.tag and info.tag in value.members else QDict()
+    return object_members(schema, info, tag)
