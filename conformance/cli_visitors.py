@@ -1,0 +1,230 @@
+"""qemu-system-x86_64 against the opts visitor and the string input visitor.
+
+Two ways in:
+
+- run_option(): `qemu-system-x86_64 -M none -nodefaults -S -display none
+  OPTION ARG` (plus the -netdev witness, see reference.qapi.system_cli) in an
+  empty private folder. QEMU must exit with status 1 and the stderr the oracle
+  predicts; a run still alive after START_TIMEOUT is a "timeout". One process
+  per argument (about 30 ms each), a few at a time.
+- HmpBatch: one qemu-system with the targets' objects, driven over QMP with
+  human-monitor-command; each value is set, its output compared, and after a
+  success its value read back (qom-get, query-migrate-parameters).
+
+Every process is a ManagedProcess (own session, dies with us, lifetime limit,
+crash check, reaped); HMP sessions reuse conformance.hmp.HmpSession.
+fixtures/cli-visitors/cases.json holds hand-written cases with what the
+binary did.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import QconformError
+from conformance.hmp import HmpSession, QmpFailure
+from conformance.process import ManagedProcess, StartError
+from reference.qapi.hmp_property import SESSION_OBJECTS, TARGETS, HmpOutcome, Json, Target
+from reference.qapi.system_cli import OptionOutcome, argv
+
+REPO = Path(__file__).resolve().parent.parent
+CASES = REPO / "fixtures" / "cli-visitors" / "cases.json"
+MACHINE = ("-M", "none", "-nodefaults", "-no-user-config", "-S", "-display", "none")
+START_TIMEOUT = 10.0  # QEMU rejects in milliseconds; a run still alive by then was accepted
+LIFETIME = 30.0
+
+REJECTED = "rejected"
+TIMEOUT = "timeout"
+CRASHED = "crashed"
+
+
+@dataclass(frozen=True)
+class OptionObservation:
+    option: str
+    argument: str
+    status: str  # rejected | timeout | crashed
+    exit_code: int | None
+    stderr: str  # lines joined with " | " (ManagedProcess.stderr_tail)
+
+    def describe(self) -> str:
+        return f"{self.status} (exit {self.exit_code}): {self.stderr or '(no stderr)'}"
+
+
+def run_option(binary: str, option: str, argument: str) -> OptionObservation:
+    """Start qemu-system with one option under test and wait until it exits."""
+    workdir = Path(tempfile.mkdtemp(prefix="qcf-cv-"))
+    proc = ManagedProcess(
+        ["env", "-C", str(workdir), binary, *MACHINE, *argv(option, argument)],
+        name="qemu-system-option",
+        ready=lambda: False,  # only an exit ends the wait
+        start_timeout=START_TIMEOUT,
+        lifetime=LIFETIME,
+    )
+    timed_out = False
+    try:
+        proc.start()
+    except StartError as err:
+        timed_out = "not ready" in str(err)  # stopped by us: QEMU kept running
+    finally:
+        proc.stop(grace=2.0)
+        shutil.rmtree(workdir, ignore_errors=True)
+    status = proc.exit_status()
+    stderr = proc.stderr_tail(limit=1_000_000)
+    stderr = "" if stderr == "(no stderr)" else stderr
+    if timed_out:
+        return OptionObservation(option, argument, TIMEOUT, status.code, stderr)
+    kind = CRASHED if proc.crash_report() else REJECTED
+    return OptionObservation(option, argument, kind, status.code, stderr)
+
+
+def run_options(binary: str, items: Sequence[tuple[str, str]], workers: int = 4) -> list[OptionObservation]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda item: run_option(binary, *item), items))
+
+
+def compare_option(predicted: OptionOutcome, observed: OptionObservation) -> str | None:
+    """None when QEMU printed one of the predicted stderrs and exited with 1."""
+    joined = {" | ".join(lines) for lines in predicted.stderr}
+    if observed.status == REJECTED and observed.exit_code == 1 and observed.stderr in joined:
+        return None
+    return f"expected {' or '.join(sorted(joined))}; observed {observed.describe()}"
+
+
+@dataclass(frozen=True)
+class HmpObservation:
+    target: str
+    value: str
+    output: tuple[str, ...]
+    readback: Json | None  # read only when the output has no error
+
+
+class HmpBatch:
+    """One qemu-system for many HMP property sets; a context manager."""
+
+    def __init__(self, binary: str) -> None:
+        self.session = HmpSession(binary, "none", SESSION_OBJECTS, name="qemu-system-siv")
+        self._ids = itertools.count()
+
+    def __enter__(self) -> HmpBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.stop()
+
+    def set(self, target: Target, value: str) -> HmpObservation:
+        command = target.command
+        readback = target.readback[1]
+        made = None
+        if target.fresh_object:
+            made = f"hn{next(self._ids)}"
+            self.session.execute(
+                "object-add", {"qom-type": "memory-backend-ram", "id": made, "size": 1 << 20}
+            )
+            command = command.format(object=f"/objects/{made}")
+            readback = readback.format(object=f"/objects/{made}")
+        try:
+            text = self.session.execute("human-monitor-command", {"command-line": f"{command} {value}"})
+            output = tuple(str(text).replace("\r\n", "\n").splitlines())
+            read = (
+                None if any(line.startswith("Error: ") for line in output) else self._read(target, readback)
+            )
+        finally:
+            if made is not None:
+                self.session.execute("object-del", {"id": made})
+        return HmpObservation(target.name, value, output, read)
+
+    def _read(self, target: Target, where: str) -> Json:
+        if target.readback[0] == "qom":
+            path, prop = where.split()
+            value: Any = self.session.execute("qom-get", {"path": path, "property": prop})
+        else:
+            value = self.session.execute("query-migrate-parameters")[where]
+        return value  # type: ignore[no-any-return]
+
+    def crash_report(self) -> str | None:
+        return self.session.crash_report()
+
+
+def run_hmp(binary: str, items: Sequence[tuple[Target, str]]) -> list[HmpObservation]:
+    """Every item in one qemu-system; a crash or a broken monitor is a QconformError."""
+    with HmpBatch(binary) as batch:
+        observations = []
+        for target, value in items:
+            try:
+                observations.append(batch.set(target, value))
+            except QmpFailure as err:
+                crash = batch.crash_report()
+                raise QconformError(f"{target.command} {value!r}: {crash or err}") from None
+        return observations
+
+
+def compare_hmp(predicted: HmpOutcome, observed: HmpObservation) -> str | None:
+    if predicted.output == observed.output and predicted.value == observed.readback:
+        return None
+    return (
+        f"expected {list(predicted.output)} reading back {predicted.value!r}; "
+        f"observed {list(observed.output)} reading back {observed.readback!r}"
+    )
+
+
+# --- the hand-written corpus ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptionCase:
+    id: str
+    description: str
+    option: str
+    argument: str
+    stderr: tuple[str, ...]  # what qemu-system 7.2 printed (exit status 1)
+
+
+@dataclass(frozen=True)
+class HmpCase:
+    id: str
+    description: str
+    target: Target
+    value: str
+    output: tuple[str, ...]
+    readback: Json | None
+
+
+def load_cases(path: Path = CASES) -> tuple[list[OptionCase], list[HmpCase]]:
+    """The corpus; a broken file is a QconformError naming the case."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise QconformError(f"{path}: {err}") from None
+    options: list[OptionCase] = []
+    hmps: list[HmpCase] = []
+    for entry in document.get("cases", []):
+        try:
+            if "option" in entry:
+                options.append(
+                    OptionCase(
+                        entry["id"],
+                        entry["description"],
+                        entry["option"],
+                        entry["argument"],
+                        tuple(entry["stderr"]),
+                    )
+                )
+            else:
+                target = TARGETS[entry["hmp"]]
+                hmps.append(
+                    HmpCase(
+                        entry["id"], entry["description"], target, entry["value"],
+                        tuple(entry["output"]), entry["readback"],
+                    )
+                )  # fmt: skip
+        except (KeyError, TypeError) as err:
+            raise QconformError(f"{path}: case {entry.get('id', '?')!r}: missing or unknown {err}") from None
+    return options, hmps
