@@ -22,7 +22,7 @@ class DeallocAbort(Exception):
 
 
 def qapi_free(schema: Schema, type_name: str, value: Any) -> list[Any]:
-    """Free value; the Structs, Alternates and lists freed, in order."""
+    """Free value; the Structs, Alternates, lists and 'any' QObjects freed, in order."""
     freed: list[Any] = []
     _free(schema, type_name, value, freed)
     return freed
@@ -50,6 +50,8 @@ def _free(schema: Schema, type_name: str, value: Any, freed: list[Any]) -> None:
         if branch is not None:
             _free(schema, branch, value.value, freed)
         freed.append(value)
+    elif info.meta == "builtin" and info.json_type == "value":
+        freed.append(value)  # qobject_unref()
 
 
 __all__ = ["Alternate", "DeallocAbort", "Struct", "qapi_free"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from reference.profiles import Profile
 from reference.qapi.introspection import Schema, TypeInfo, object_members
-from reference.qapi.qapi_values import QTYPES, Alternate, Struct
+from reference.qapi.qapi_values import QTYPES, Alternate, AnyValue, Struct
 from reference.qobject.values import QDict, QNull, QObject
 
 # Every QAPI integer type (int8 .. uint64, size) accepts exactly these values alike.
@@ -134,7 +134,7 @@ class InputVisitor:
     def _visit_builtin(self, info: TypeInfo, value: QObject, path: _Path) -> Any:
         kind = info.json_type
         if kind == "value":
-            return value
+            return AnyValue(value)
         if kind == "string" and not isinstance(value, str):
             raise self._type_error(path, "string")
         if kind == "boolean" and not isinstance(value, bool):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from reference.qapi.introspection import Schema
-from reference.qapi.qapi_values import Alternate, Struct, alternate_branch, struct_members
+from reference.qapi.qapi_values import Alternate, AnyValue, Struct, alternate_branch, struct_members
 from reference.qobject.values import QDict, QNull, QObject, qnull
 
 
@@ -51,7 +51,9 @@ def output_visit(schema: Schema, type_name: str, value: Any) -> QObject:
 
 def _builtin(kind: str, value: Any) -> QObject:
     if kind == "value":
-        return value  # type: ignore[no-any-return]
+        if not isinstance(value, AnyValue):
+            raise OutputError(f"an 'any' member needs its QObject, not {value!r}")
+        return value.qobject  # type: ignore[no-any-return]
     if kind == "null":
         return qnull
     if kind == "string":

@@ -30,6 +30,13 @@ class Alternate:
     value: Any = None
 
 
+@dataclass(eq=True)
+class AnyValue:
+    """An 'any' member: a pointer to a refcounted QObject, freed by one qobject_unref."""
+
+    qobject: Any
+
+
 QTYPES = {
     "object": "QTYPE_QDICT",
     "array": "QTYPE_QLIST",
@@ -41,7 +48,8 @@ QTYPES = {
 
 
 def containers(value: Any) -> list[Any]:
-    """Every Struct, Alternate and list reachable in a built value (what C allocated)."""
+    """Every Struct, Alternate, list and 'any' QObject reachable in a built value
+    (what C allocated; a QObject's insides belong to it)."""
     found: list[Any] = []
     stack = [value]
     while stack:
@@ -55,6 +63,8 @@ def containers(value: Any) -> list[Any]:
         elif isinstance(node, list):
             found.append(node)
             stack.extend(node)
+        elif isinstance(node, AnyValue):
+            found.append(node)
     return found
 
 

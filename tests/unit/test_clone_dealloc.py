@@ -10,7 +10,7 @@ from reference.qapi.dealloc_visitor import DeallocAbort, qapi_free
 from reference.qapi.input_visitor import InputVisitor, VisitError
 from reference.qapi.introspection import load_schema
 from reference.qapi.output_visitor import output_visit
-from reference.qapi.qapi_values import Alternate, Struct, containers
+from reference.qapi.qapi_values import Alternate, AnyValue, Struct, containers
 from reference.qobject.values import QDict, qnull
 
 SCHEMA = load_schema(
@@ -57,7 +57,7 @@ def test_clone_refuses_bare_scalars_and_any() -> None:
     with pytest.raises(CloneAbort, match="inside a struct"):
         qapi_clone(SCHEMA, "str", "x")
     with pytest.raises(CloneAbort, match="'any'"):
-        qapi_clone(SCHEMA, "Top", Struct("Top", {"kind": "b", "blob": QDict()}))
+        qapi_clone(SCHEMA, "Top", Struct("Top", {"kind": "b", "blob": AnyValue(QDict())}))
     assert qapi_clone(SCHEMA, "Top", None) is None
 
 
