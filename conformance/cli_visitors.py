@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from conformance.errors import QconformError
 from conformance.hmp import HmpSession, QmpFailure
 from conformance.process import ManagedProcess, StartError
@@ -37,6 +39,7 @@ from reference.qapi.system_cli import OptionOutcome, argv
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "fixtures" / "cli-visitors" / "cases.json"
+CASES_SCHEMA = CASES.with_name("cases.schema.json")
 MACHINE = ("-M", "none", "-nodefaults", "-no-user-config", "-S", "-display", "none")
 START_TIMEOUT = 10.0  # QEMU rejects in milliseconds; a run still alive by then was accepted
 LIFETIME = 30.0
@@ -201,11 +204,21 @@ def load_cases(path: Path = CASES) -> tuple[list[OptionCase], list[HmpCase]]:
     """The corpus; a broken file is a QconformError naming the case."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator(json.loads(CASES_SCHEMA.read_text(encoding="utf-8"))).validate(
+            document
+        )
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(part) for part in err.absolute_path)
+        raise QconformError(f"{path}: at '{where}': {err.message}") from None
     except (OSError, ValueError) as err:
         raise QconformError(f"{path}: {err}") from None
     options: list[OptionCase] = []
     hmps: list[HmpCase] = []
+    seen: set[str] = set()
     for entry in document.get("cases", []):
+        if entry["id"] in seen:
+            raise QconformError(f"{path}: case id {entry['id']!r} appears twice")
+        seen.add(entry["id"])
         try:
             if "option" in entry:
                 options.append(
