@@ -12,11 +12,12 @@ Verified on qsd 7.2 (auto-finalize and auto-dismiss on):
   allocate, in whole granules of the base's cluster size);
 - while it runs a mirror_top filter node (auto-named, newest) sits above the
   top, the base and its file child are read-write, and the top and base carry
-  the job's op blocker;
+  the job's op blocker, and the top an anonymous dirty bitmap (query-named-block-nodes shows it);
 - completing (or cancelling without force) a ready job: "waiting", "pending",
   BLOCK_JOB_COMPLETED, "concluded", "null"; with force (job-cancel always):
   "aborting", BLOCK_JOB_CANCELLED, "concluded", "null". Either way the filter
-  goes, the top keeps its backing, and the base stays read-write. The top had
+  goes, the top keeps its backing, and the base stays read-write (back to
+  read-only if the top is read-only). The top had
   no parent to pivot, so the graph keeps its shape.
 """
 
@@ -48,8 +49,9 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
     if job_id in graph.jobs or not job_id[:1].isalpha():
         raise NotModelled("block-commit: a job ID in use or not well formed is not modelled")
     above = layers[: layers.index(base)]
-    length = _length(graph, above, base)
+    length, granularity = _length(graph, above, base)
     group = _writable_group(graph, base)
+    before = {node: node.read_only for node in group}
     for node in group:
         node.read_only = False
     filter_node = graph.add_filter("mirror_top", device)
@@ -57,6 +59,9 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
     for node in job.blocked:
         node.blockers.insert(0, JOB_BLOCKER)
     graph.jobs[job_id] = job
+    if device.read_only:  # verified on qsd 7.2: under a read-only top the base goes back to read-only
+        job.restore = before
+    device.job_bitmap = granularity  # the mirror tracks the top's writes (verified: count 0 when ready)
     for state in ("created", "running", "ready"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     graph.emit("BLOCK_JOB_READY", progress(job))
@@ -77,7 +82,7 @@ def _base(graph: BlockGraph, args: QDict, layers: list[Node]) -> Node:
     return base
 
 
-def _length(graph: BlockGraph, above: list[Node], base: Node) -> int:
+def _length(graph: BlockGraph, above: list[Node], base: Node) -> tuple[int, int]:
     storage = graph.storage
     if not isinstance(storage, AllocationFacts):
         raise NotModelled("block-commit: no allocation facts for the layers above the base")
@@ -88,7 +93,7 @@ def _length(graph: BlockGraph, above: list[Node], base: Node) -> int:
     for node in above:
         for offset, size in storage.allocated_extents(node.filename):
             granules.update(range(offset // granularity, -(-(offset + size) // granularity)))
-    return len(granules) * granularity
+    return len(granules) * granularity, granularity
 
 
 def _writable_group(graph: BlockGraph, base: Node) -> list[Node]:
@@ -124,6 +129,9 @@ def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool) -> None:
     for node in job.blocked:
         node.blockers.remove(JOB_BLOCKER)
     graph.remove_filter(job.filter)
+    for node, read_only in job.restore.items():
+        node.read_only = read_only
+    job.top.job_bitmap = None
     del graph.jobs[job.job_id]
     for node in (job.base, *job.base.children()):
         node.stale = True

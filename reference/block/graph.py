@@ -69,6 +69,7 @@ class BlockGraph:
             name = f"#block{self._auto_names}"
         node = Node(name, not isinstance(opts.get("node-name"), str), driver, "", *_flags(flags))
         node.read_only_explicit = "read-only" in opts
+        node.auto_read_only_explicit = "auto-read-only" in opts
         node.inherits_from = parent
         self.nodes.append(node)
         created.append(node)

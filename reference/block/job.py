@@ -19,6 +19,7 @@ class ActiveCommitJob:
     filter: Node  # the mirror_top node QEMU puts above the top while the job runs
     length: int  # bytes to copy: the data above the base, in whole granules
     blocked: list[Node] = field(default_factory=list)  # nodes carrying the job's op blocker
+    restore: dict[Node, bool] = field(default_factory=dict)  # read-only flags to put back at the end
 
 
 def chain(node: Node) -> list[Node]:

@@ -27,11 +27,13 @@ class Node:
     # QEMU opened it from the header itself.
     auto_backing_file: str = ""
     read_only_explicit: bool = False  # set by the node's own options (reopen keeps it)
+    auto_read_only_explicit: bool = False
     inherits_from: Node | None = None  # the parent whose options an inline/implicit child took
     stale: bool = False  # a job wrote the file: re-read its facts before reporting them
     # QEMU's op blockers on the node, newest first: the first is the one an error names.
     blockers: list[str] = field(default_factory=list)
     filter_of: Node | None = None  # a job's filter node: the node it sits above
+    job_bitmap: int | None = None  # granularity of a mirror job's (anonymous, clean) dirty bitmap on it
 
     def wants_write_on_file(self) -> bool:
         # qcow2 keeps metadata in its file: a writable qcow2 node writes there.

@@ -55,6 +55,12 @@ def device_info(node: Node, flat: bool = False) -> QDict:
     info.put("image", image_info(node, flat))
     info.put("cache", QDict({"writeback": True, "direct": False, "no-flush": False}))
     info.put("write_threshold", 0)
+    if node.job_bitmap is not None:
+        bitmap = QDict()
+        for key, value in (("count", 0), ("granularity", node.job_bitmap), ("recording", True),
+                           ("busy", False), ("persistent", False)):  # fmt: skip
+            bitmap.put(key, value)
+        info.put("dirty-bitmaps", [bitmap])
     return info
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
+from reference.block.job import inheriting
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
 from reference.qobject.values import QDict, QNull
@@ -33,9 +34,16 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
     for node, entry in zip(targets, entries, strict=True):
         new[node] = _prepare(node, entry)
         _check_open(graph, node, new[node], writer=_has_writer(node, new))
+    for node in targets:  # children that took the node's options take the new ones (stateful test)
+        for child in inheriting(node)[1:]:
+            if child not in new:  # what the child set itself it keeps (stateful test: auto-read-only)
+                aro = child.auto_read_only if child.auto_read_only_explicit else new[node].auto_read_only
+                new[child] = Flags(new[node].read_only, aro)
+                _check_open(graph, child, new[child], writer=_has_writer(child, new))
     _check_permissions(graph, new)
+    for node, flags in new.items():
+        node.read_only, node.auto_read_only = flags.read_only, flags.auto_read_only
     for node, entry in zip(targets, entries, strict=True):
-        node.read_only, node.auto_read_only = new[node].read_only, new[node].auto_read_only
         node.read_only_explicit = "read-only" in entry
 
 
