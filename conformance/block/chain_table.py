@@ -125,24 +125,3 @@ def record(o: Outcome, impl: str, version: str) -> CellRecord:
 
 def _desc(step: Step) -> str:
     return str(step.reply["error"]["desc"]).split(": ")[-1]
-
-
-def _flag(value: bool | None) -> str:
-    return "unset" if value is None else ("on" if value else "off")
-
-
-def render_markdown(outcomes: list[Outcome]) -> str:
-    """One row per storage x auto-read-only, one column per action."""
-    actions = list(dict.fromkeys(o.cell.action for o in outcomes))
-    rows: dict[tuple[str, str], dict[str, str]] = {}
-    for o in outcomes:
-        mark = "" if o.agrees else " **(oracle disagrees)**"
-        rows.setdefault((o.cell.storage, _flag(o.cell.auto_read_only)), {})[o.cell.action] = o.result + mark
-    head = ["base storage", "base file auto-read-only", *actions]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key, by_action in rows.items():
-        lines.append("| " + " | ".join([*key, *(by_action.get(a, "") for a in actions)]) + " |")
-    agree = sum(o.agrees for o in outcomes)
-    kept = "every base no commit wrote kept every byte"
-    lines += ["", f"{agree} of {len(outcomes)} cells agree with the oracle (replies, events, data; {kept})."]
-    return "\n".join(lines) + "\n"

@@ -10,7 +10,6 @@ HostStorage.nbd_export, as QEMU's client will see them.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,34 +113,3 @@ def record(o: Outcome, impl: str, version: str) -> CellRecord:
     setup = f"# {o.cell.server} serving its export {o.cell.mode} on a unix socket; then over QMP:"
     return CellRecord("nbd-client", cell_id("nbd-client", cell), impl, version, cell, predicted, observed,
                       status_of(o.agrees), detail, [setup, *o.sent])  # fmt: skip
-
-
-def _flag(value: bool | None) -> str:
-    return "unset" if value is None else ("on" if value else "off")
-
-
-def _show(o: Outcome) -> str:
-    reply = o.add.reply
-    if "error" in reply:
-        text = f"error: {reply['error']['desc']}"
-    else:
-        text = f"ok, ro={json.dumps(o.ro)}"
-        if o.cell.shape == "raw":
-            text += f" (nbd ro={json.dumps(o.child_ro)})"
-    return text + ("" if o.agrees else " **(oracle disagrees)**")
-
-
-def render_markdown(outcomes: list[Outcome]) -> str:
-    """One row per shape x read-only x auto-read-only, one column per server/export mode."""
-    columns = list(dict.fromkeys(f"{o.cell.server} ({o.cell.mode})" for o in outcomes))
-    rows: dict[tuple[str, str, str], dict[str, str]] = {}
-    for o in outcomes:
-        key = (o.cell.shape, _flag(o.cell.read_only), _flag(o.cell.auto_read_only))
-        rows.setdefault(key, {})[f"{o.cell.server} ({o.cell.mode})"] = _show(o)
-    head = ["node", "read-only", "auto-read-only", *columns]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key, by_column in rows.items():
-        lines.append("| " + " | ".join([*key, *(by_column.get(c, "") for c in columns)]) + " |")
-    lines.append("")
-    lines.append(f"{sum(o.agrees for o in outcomes)} of {len(outcomes)} cells agree with the oracle.")
-    return "\n".join(lines) + "\n"

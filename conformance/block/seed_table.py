@@ -115,32 +115,3 @@ def predicted_ro(query: Step, name: str) -> bool | None:
                 return value if isinstance(value, bool) else None
         return None
     return _ro(json.loads(text), name)
-
-
-def _show(step: Step, ro: bool | None) -> str:
-    reply = step.reply
-    if "error" in reply:
-        return str(reply["error"]["desc"]).split(": ")[-1]
-    return f"ok, ro={json.dumps(ro)}"
-
-
-def _flag(value: bool | None) -> str:
-    return "unset" if value is None else ("on" if value else "off")
-
-
-def render_markdown(outcomes: list[Outcome]) -> str:
-    """One row per driver x read-only x auto-read-only, one column per storage (implementation's answer)."""
-    storages = list(dict.fromkeys(o.cell.storage for o in outcomes))
-    rows: dict[tuple[str, str, str], dict[str, str]] = {}
-    for o in outcomes:
-        key = (o.cell.driver, _flag(o.cell.read_only), _flag(o.cell.auto_read_only))
-        mark = "" if o.agrees else " **(oracle disagrees)**"
-        rows.setdefault(key, {})[o.cell.storage] = _show(o.add, o.ro) + mark
-    head = ["driver", "read-only", "auto-read-only", *storages]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key, by_storage in rows.items():
-        lines.append("| " + " | ".join([*key, *(by_storage.get(s, "") for s in storages)]) + " |")
-    agree = sum(o.agrees for o in outcomes)
-    lines.append("")
-    lines.append(f"{agree} of {len(outcomes)} cells agree with the oracle.")
-    return "\n".join(lines) + "\n"
