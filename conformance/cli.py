@@ -49,7 +49,7 @@ def cmd_impls(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from conformance.cases import load_cases
     from conformance.divergences import load_divergences
-    from conformance.implementations import discover, select
+    from conformance.implementations import KNOWN_NAMES, discover, select
     from conformance.jsonfile import write_json, write_text
     from conformance.process import install_cleanup_handlers
     from conformance.report import render_markdown
@@ -59,7 +59,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     install_cleanup_handlers()
     strict = args.strict or os.environ.get("CI") == "true"
     found, missing = discover(_impl_paths(args.impl_path))
-    impls = select(args.impl, found, missing, strict=strict)
+    # --impl names members of any family (QMP implementations, NBD servers); each family runs
+    # the members named, or all of them when none is named at all.
+    nbd_names = _nbd_server_names() if args.nbd else set()
+    qmp_wanted = [name for name in args.impl if name not in nbd_names or name in KNOWN_NAMES]
+    nbd_wanted = [name for name in args.impl if name in nbd_names]
+    impls = select(qmp_wanted, found, missing, strict=strict) if qmp_wanted or not args.impl else []
     cases = load_cases([Path(p) for p in args.cases] if args.cases else None)
     known = load_divergences()
     for path in (args.output, args.report):
@@ -79,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         pool.close()
     absent = [m for m in missing if not args.impl or m.name in args.impl]
-    nbd_runs = _run_nbd_matrix() if args.nbd else []
+    nbd_runs = _run_nbd_matrix(nbd_wanted) if args.nbd and (nbd_wanted or not args.impl) else []
     block = _run_block_tables(impls, absent, known, strict) if args.block else None
     document = results_document(results, impls, absent, started_iso, time.monotonic() - started)
     document["nbd"] = [run.to_json() for run in nbd_runs]
@@ -95,7 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"{len(cases)} cases × {len(impls)} implementations: {summary}")
+    if impls:
+        print(f"{len(cases)} cases × {len(impls)} implementations: {summary}")
     for r in unexplained:
         print(f"FINDING {r.case} on {r.implementation}: {r.status}: {r.detail[:200]}")
     block_findings = _block_findings(block)
@@ -143,14 +149,22 @@ def _block_findings(block: dict[str, Any] | None) -> list[dict[str, Any]]:
     return found
 
 
-def _run_nbd_matrix() -> list[Any]:
-    """Every NBD server found, read-only and writable, through every probe."""
+def _nbd_server_names() -> set[str]:
+    from conformance.nbd.matrix import load_matrix
+
+    return {spec.name for spec in load_matrix().servers}
+
+
+def _run_nbd_matrix(wanted: list[str]) -> list[Any]:
+    """The NBD servers named (every one found if none), read-only and writable, through every probe."""
     from conformance.nbd.matrix import load_matrix
     from conformance.nbd.runner import MODES, missing_reason, run_server
 
     matrix = load_matrix()
     runs = []
     for spec in matrix.servers:
+        if wanted and spec.name not in wanted:
+            continue
         reason = missing_reason(spec)
         if reason:
             print(f"skipping NBD server {spec.name}: {reason}", file=sys.stderr)
@@ -307,7 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the conformance cases and write results and a report")
     impl_path(p)
     p.add_argument(
-        "--impl", action="append", default=[], metavar="NAME", help="repeatable; default: all found"
+        "--impl",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a QMP implementation or NBD server (repeatable); each family runs the ones named, "
+        "all found if none is named",
     )
     p.add_argument("--cases", nargs="+", metavar="FILE", help="case files (default: fixtures/qmp/*.json)")
     p.add_argument("-o", "--output", metavar="FILE", help="results JSON")

@@ -165,6 +165,15 @@ def test_output_in_a_new_folder_is_made(tmp_path: Path, tiny: Path) -> None:
     assert target.exists()
 
 
+def test_impl_names_members_of_every_family(tmp_path: Path, tiny: Path) -> None:
+    # "reference" is a QMP implementation and an NBD server: both run, no other NBD server does.
+    target = tmp_path / "results.json"
+    assert run_reference("-o", str(target), "--no-block", cases=tiny).returncode == 0
+    document = json.loads(target.read_text())
+    assert {r["implementation"] for r in document["results"]} == {"reference"}
+    assert [run["server"] for run in document["nbd"]] == ["reference", "reference"]
+
+
 def test_output_that_cannot_be_written(tiny: Path) -> None:
     line = error_line(run_reference("-o", "/proc/qconform-results.json", cases=tiny))
     assert line.startswith("qconform: /proc/qconform-results.json")
