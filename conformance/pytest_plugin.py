@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from conformance import schema_coverage
 from conformance.cases import QmpCase, load_cases
 from conformance.divergences import Divergence, load_divergences
 from conformance.errors import QconformError
@@ -28,7 +29,7 @@ from conformance.process import install_cleanup_handlers
 from conformance.results import block_section, results_document
 from conformance.runner import PASS, SKIP, InstancePool, Result, run_case
 
-_state: dict[str, Any] = {"results": [], "block": [], "started": time.monotonic()}
+_state: dict[str, Any] = {"results": [], "block": [], "nbd": [], "coverage": {}, "started": time.monotonic()}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,6 +101,16 @@ def record_block_cells(records: Iterable[Any]) -> None:
     _state["block"].extend(record.to_json() for record in records)
 
 
+def record_schema_coverage(impl: str, commands: dict[str, dict[str, Any]]) -> None:
+    """Keep per-command counts of the schema-argument differential for the results file."""
+    schema_coverage.merge(_state["coverage"], impl, commands)
+
+
+def record_nbd_run(run: dict[str, Any]) -> None:
+    """Keep one NBD server run (conformance.nbd.runner's to_json) for the results file."""
+    _state["nbd"].append(run)
+
+
 def check_result(result: Result) -> None:
     """Turn a result into the test's outcome; a recorded divergence is an xfail."""
     if result.status == SKIP:
@@ -134,20 +145,30 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     own = [r.to_json() for r in _state["results"]]
     block: list[dict[str, Any]] = list(_state["block"])
+    nbd: list[dict[str, Any]] = list(_state["nbd"])
+    coverage = [_state["coverage"]]
     if worker:
-        write_json(path.with_name(f"{path.name}.{worker}.part"), {"results": own, "block": block})
+        part = {"results": own, "block": block, "nbd": nbd, "coverage": _state["coverage"]}
+        write_json(path.with_name(f"{path.name}.{worker}.part"), part)
         return
-    for part in sorted(path.parent.glob(f"{path.name}.*.part")):
-        data = json.loads(part.read_text(encoding="utf-8"))
+    for part_path in sorted(path.parent.glob(f"{path.name}.*.part")):
+        data = json.loads(part_path.read_text(encoding="utf-8"))
         own.extend(data["results"])
         block.extend(data["block"])
-        part.unlink()
+        nbd.extend(data["nbd"])
+        coverage.append(data["coverage"])
+        part_path.unlink()
     document = results_document(
         [], _state["impls"], _state["missing"], _now(), time.monotonic() - _state["started"]
     )
     document["results"] = own
     if block:
         document["block"] = block_section(block, [])
+    if nbd:
+        document["nbd"] = sorted(nbd, key=lambda run: (run["server"], run["mode"]))
+    merged = schema_coverage.merge_all(coverage)
+    if merged:
+        document["schema_coverage"] = merged
     write_json(path, document)
 
 

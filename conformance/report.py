@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from conformance import schema_coverage
 from conformance.block.report_tables import render_block
 
 STATUSES = ("pass", "diverge", "crash", "timeout", "skip", "error")
@@ -77,6 +78,7 @@ def render_markdown(document: dict[str, Any]) -> str:
         ]
     out += _nbd_section(document.get("nbd", []))
     out += render_block(document.get("block"))
+    out += schema_coverage.render(document.get("schema_coverage"))
     skipped = Counter(r["detail"] for r in results if r["status"] == "skip")
     if skipped:
         out += ["", "## Skipped", ""]

@@ -14,6 +14,7 @@ import pytest
 from conformance.nbd.matrix import load_matrix, load_probes
 from conformance.nbd.runner import MODES, missing_reason, run_server
 from conformance.nbd.verdicts import Verdict
+from conformance.pytest_plugin import record_nbd_run
 
 pytestmark = pytest.mark.slow
 MATRIX = load_matrix()
@@ -41,6 +42,7 @@ def test_server(server: str, mode: str) -> None:
             pytest.fail(f"{server} is missing under CI=true: {reason}")
         pytest.skip(reason)
     run = run_server(spec, mode, MATRIX)
+    record_nbd_run(run.to_json())
     for r in run.results:
         if r.verdict is not Verdict.PASS:
             print(f"{server} {mode}: {r.verdict.value} {r.probe} {r.clause}: {r.reason}")

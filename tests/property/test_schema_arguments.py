@@ -6,17 +6,13 @@ decides what may be sent, predicts the replies, and one connection per batch
 carries them to the implementation. Commands are split into chunks so xdist
 can spread them; a finding in one command does not stop the others.
 
-QCONFORM_COVERAGE=FILE (or =1 for results/schema-coverage.json) merges the
-per-command counts (generated, sent, agreed, abstained, withheld) into FILE.
+The per-command counts (generated, sent, agreed, abstained, withheld) go to
+the results file (--qconform-results), whose report shows them.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -33,7 +29,7 @@ from conformance.generate import (
     verdict,
 )
 from conformance.implementations import Implementation
-from conformance.pytest_plugin import check_result
+from conformance.pytest_plugin import check_result, record_schema_coverage
 from conformance.runner import PASS, SKIP, InstancePool, run_case
 from conformance.snapshots import model_from_file
 from reference.qapi.introspection import Schema
@@ -41,7 +37,6 @@ from reference.qapi.introspection import Schema
 pytestmark = pytest.mark.slow
 
 CHUNKS = 6
-REPO = Path(__file__).resolve().parents[2]
 
 
 def examples_per_command() -> int:
@@ -109,7 +104,7 @@ def test_schema_arguments(implementation: Implementation, pool: InstancePool, ch
             exercise(implementation, pool, generator, command, coverage[command])
         except pytest.fail.Exception as finding:
             findings.append(f"{command}: {finding}")
-    record(implementation.name, coverage)
+    record_schema_coverage(implementation.name, {command: vars(cov) for command, cov in coverage.items()})
     totals = CommandCoverage()
     for cov in coverage.values():
         totals.add(vars(cov))
@@ -118,22 +113,3 @@ def test_schema_arguments(implementation: Implementation, pool: InstancePool, ch
         pytest.fail("\n\n".join(findings), pytrace=False)
     unreached = [command for command, cov in coverage.items() if not cov.reached()]
     assert not unreached, f"commands no case ran on (nor abstained): {unreached}"
-
-
-def record(impl: str, coverage: dict[str, CommandCoverage]) -> None:
-    target = os.environ.get("QCONFORM_COVERAGE")
-    if not target:
-        return
-    path = REPO / "results" / "schema-coverage.json" if target == "1" else Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # xdist workers write the same file: merge under a lock.
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        document = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        table = document.setdefault(impl, {})
-        for command, cov in coverage.items():
-            merged = CommandCoverage()
-            merged.add(table.get(command, {}))
-            merged.add(vars(cov))
-            table[command] = vars(merged)
-        path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
