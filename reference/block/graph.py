@@ -202,6 +202,8 @@ class BlockGraph:
         node = self.find(name)
         if node is None:
             raise BlockError(f"Failed to find node with node-name='{name}'")
+        if any(job.base is node for job in self.jobs.values()):  # the job's BlockBackend: checked first
+            raise BlockError(f"Node {name} is in use")
         if node.blockers:
             if "#" in node.blockers[0]:
                 raise NotModelled("blockdev-del: a blocker naming an auto-named node is not modelled")
