@@ -11,8 +11,11 @@ Two ways in:
   human-monitor-command; each value is set, its output compared, and after a
   success its value read back (qom-get, query-migrate-parameters).
 
-Every process is a ManagedProcess (own session, dies with us, lifetime limit,
-crash check, reaped); HMP sessions reuse conformance.hmp.HmpSession.
+Every host process is a ManagedProcess (own session, dies with us, lifetime
+limit, crash check, reaped); for a SystemTarget with an image a batch of runs
+shares one container (conformance.containers: --network none, under timeout,
+reaped), each run's exit status and stderr landing in its bind-mounted folder. HMP sessions
+reuse conformance.hmp.HmpSession.
 fixtures/cli-visitors/cases.json holds hand-written cases with what the
 binary did.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -32,8 +36,8 @@ from typing import Any
 import jsonschema
 
 from conformance.errors import QconformError
-from conformance.hmp import HmpSession, QmpFailure
-from conformance.process import ManagedProcess, StartError
+from conformance.hmp import HmpSession, QmpFailure, SystemTarget
+from conformance.process import ABORT_MARKERS, ManagedProcess, StartError, socket_dir
 from reference.qapi.hmp_property import SESSION_OBJECTS, TARGETS, HmpOutcome, Json, Target
 from reference.qapi.system_cli import OptionOutcome, argv
 
@@ -61,8 +65,12 @@ class OptionObservation:
         return f"{self.status} (exit {self.exit_code}): {self.stderr or '(no stderr)'}"
 
 
-def run_option(binary: str, option: str, argument: str) -> OptionObservation:
+def run_option(binary: str | SystemTarget, option: str, argument: str) -> OptionObservation:
     """Start qemu-system with one option under test and wait until it exits."""
+    if isinstance(binary, SystemTarget):
+        if binary.image is not None:
+            return _run_options_in_container(binary.image, binary.program, [(option, argument)])[0]
+        binary = binary.program
     workdir = Path(tempfile.mkdtemp(prefix="qcf-cv-"))
     proc = ManagedProcess(
         ["env", "-C", str(workdir), binary, *MACHINE, *argv(option, argument)],
@@ -88,7 +96,59 @@ def run_option(binary: str, option: str, argument: str) -> OptionObservation:
     return OptionObservation(option, argument, kind, status.code, stderr)
 
 
-def run_options(binary: str, items: Sequence[tuple[str, str]], workers: int = 4) -> list[OptionObservation]:
+def _run_options_in_container(
+    image: str, program: str, items: Sequence[tuple[str, str]]
+) -> list[OptionObservation]:
+    """Every item in one container, one after the other: a container costs most of a second to
+    start, a rejecting QEMU a few milliseconds. A script in the shared folder runs each under its
+    own timeout and leaves its status (128+N after signal N, 124 on timeout) and stderr there."""
+    from conformance.containers import MOUNT, Container
+
+    folder = socket_dir()
+    lines = ["cd " + MOUNT]
+    for index, (option, argument) in enumerate(items):
+        words = " ".join(shlex.quote(word) for word in [program, *MACHINE, *argv(option, argument)])
+        lines.append(f"timeout -k 1 {START_TIMEOUT:g} {words} 2>{index}.err; echo $? >{index}.status")
+    lines.append("touch done")
+    (folder / "run.sh").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    budget = 10 + (START_TIMEOUT + 2) * len(items)
+    try:
+        try:
+            Container(
+                "qemu-system-options", image, ["sh", f"{MOUNT}/run.sh"], (folder / "done").exists,
+                folder=folder, start_timeout=budget, lifetime=int(budget) + 30,
+            ).stop()  # fmt: skip
+        except StartError:
+            if not (folder / "done").exists():  # else it finished between two looks
+                raise
+        results = [
+            (
+                int((folder / f"{i}.status").read_text().strip()),
+                (folder / f"{i}.err").read_text(errors="replace"),
+            )
+            for i in range(len(items))
+        ]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    observations = []
+    for (option, argument), (code, text) in zip(items, results, strict=True):
+        stderr = " | ".join(text.strip().splitlines())
+        if code == 124:
+            observations.append(OptionObservation(option, argument, TIMEOUT, None, stderr))
+            continue
+        signalled = code > 128
+        crashed = signalled or any(marker in stderr for marker in ABORT_MARKERS)
+        # As on the host (process.Exit): a process killed by a signal has no exit code.
+        kind = CRASHED if crashed else REJECTED
+        observations.append(OptionObservation(option, argument, kind, None if signalled else code, stderr))
+    return observations
+
+
+def run_options(
+    binary: str | SystemTarget, items: Sequence[tuple[str, str]], workers: int = 4
+) -> list[OptionObservation]:
+    if isinstance(binary, SystemTarget) and binary.image is not None:
+        return _run_options_in_container(binary.image, binary.program, items) if items else []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda item: run_option(binary, *item), items))
 
@@ -112,7 +172,7 @@ class HmpObservation:
 class HmpBatch:
     """One qemu-system for many HMP property sets; a context manager."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str | SystemTarget) -> None:
         self.session = HmpSession(binary, "none", SESSION_OBJECTS, name="qemu-system-siv")
         self._ids = itertools.count()
 
@@ -156,7 +216,7 @@ class HmpBatch:
         return self.session.crash_report()
 
 
-def run_hmp(binary: str, items: Sequence[tuple[Target, str]]) -> list[HmpObservation]:
+def run_hmp(binary: str | SystemTarget, items: Sequence[tuple[Target, str]]) -> list[HmpObservation]:
     """Every item in one qemu-system; a crash or a broken monitor is a QconformError."""
     with HmpBatch(binary) as batch:
         observations = []

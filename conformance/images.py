@@ -21,7 +21,12 @@ from conformance.errors import QconformError
 
 RECIPE_FORMAT = 1
 MIRROR = "http://deb.debian.org/debian"
-PACKAGES = ("qemu-system-common", "qemu-utils", "qemu-block-extra", "nbdkit", "nbd-server", "coreutils")
+# qemu-system-x86 pulls in seabios and ipxe-qemu (hard dependencies): enough firmware for
+# `-M pc -nodefaults` under TCG; Recommends (GUI, OVMF) stay out.
+PACKAGES = (
+    "qemu-system-common", "qemu-system-x86", "qemu-utils", "qemu-block-extra",
+    "nbdkit", "nbd-server", "coreutils",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,13 +124,17 @@ def build(recipe: Recipe, log: Any = print) -> dict[str, Any]:
         "reading package versions",
         timeout=120,
     )
-    qsd = _run(["docker", "run", "--rm", "--network", "none", recipe.tag, "qemu-storage-daemon", "--version"],
-               "reading qemu-storage-daemon's version", timeout=120)  # fmt: skip
+
+    def version_of(program: str) -> str:
+        argv = ["docker", "run", "--rm", "--network", "none", recipe.tag, program, "--version"]
+        return _run(argv, f"reading {program}'s version", timeout=120).splitlines()[0]
+
     manifest = {
         "suite": recipe.suite,
         "tag": recipe.tag,
         "packages": dict(line.split("\t", 1) for line in versions.strip().splitlines()),
-        "qemu-storage-daemon --version": qsd.splitlines()[0],
+        "qemu-storage-daemon --version": version_of("qemu-storage-daemon"),
+        "qemu-system-x86_64 --version": version_of("qemu-system-x86_64"),
     }
     manifest_path(recipe).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest

@@ -53,6 +53,8 @@ class Implementation:
     backend: str
     launch: Callable[[], Instance] = field(compare=False, repr=False)
     binary: str | None = None
+    # The container image the binary runs in (backend "container").
+    image: str | None = None
     # True when the oracle may predict this build's exact version (the reference).
     exact_identity: bool = False
 
@@ -245,45 +247,74 @@ def _reference_implementations() -> list[Implementation]:
     ]
 
 
+@dataclass(frozen=True)
+class ContainerBinary:
+    """A QMP server program every container image carries, named FAMILY@SUITE."""
+
+    family: str
+    program: str
+    flavour: Flavour
+    argv: Callable[[Path], list[str]]
+
+
+CONTAINER_BINARIES = (
+    ContainerBinary("qsd", "qemu-storage-daemon", Flavour.STORAGE_DAEMON, qsd_argv("qemu-storage-daemon")),
+    ContainerBinary(
+        "qemu-system", "qemu-system-x86_64", Flavour.SYSTEM, qemu_system_argv("qemu-system-x86_64")
+    ),
+)
+
+
+def container_version(manifest: Mapping[str, object], program: str) -> tuple[int, int, int] | None:
+    """The program's version as the image's manifest recorded it at build time."""
+    match = VERSION_RE.search(str(manifest.get(f"{program} --version", "")))
+    if match is None:
+        return None
+    major, minor, micro = (int(group) for group in match.groups())
+    return major, minor, micro
+
+
 def _container_implementations() -> tuple[list[Implementation], list[Missing]]:
-    """qsd@SUITE for every Debian suite whose image recipe is built."""
+    """FAMILY@SUITE for every container binary and every Debian suite whose image is built."""
     from conformance.containers import ContainerInstance
     from conformance.images import RECIPES, docker_available, image_present, read_manifest
 
-    names = [f"qsd@{suite}" for suite in RECIPES]
+    names = [f"{spec.family}@{suite}" for suite in RECIPES for spec in CONTAINER_BINARIES]
     reason = docker_available()
     if reason is not None:
         return [], [Missing(name, reason) for name in names]
     found: list[Implementation] = []
     missing: list[Missing] = []
     for suite, recipe in RECIPES.items():
-        name = f"qsd@{suite}"
         manifest = read_manifest(recipe)
-        if manifest is None or not image_present(recipe):
-            missing.append(Missing(name, f"image {recipe.tag} not built (qconform images build)"))
-            continue
-        match = VERSION_RE.search(str(manifest.get("qemu-storage-daemon --version", "")))
-        if match is None:
-            missing.append(
-                Missing(name, f"image {recipe.tag}: qemu-storage-daemon's version unknown (rebuild it)")
+        built = manifest is not None and image_present(recipe)
+        for spec in CONTAINER_BINARIES:
+            name = f"{spec.family}@{suite}"
+            if manifest is None or not built:
+                missing.append(Missing(name, f"image {recipe.tag} not built (qconform images build)"))
+                continue
+            version = container_version(manifest, spec.program)
+            if version is None:
+                missing.append(
+                    Missing(name, f"image {recipe.tag}: {spec.program}'s version unknown (rebuild it)")
+                )
+                continue
+            major, minor, micro = version
+            profile = profile_for_version(major, minor) or get_profile(DEFAULT_PROFILE)
+            found.append(
+                Implementation(
+                    name=name,
+                    flavour=spec.flavour,
+                    profile=profile,
+                    version=f"{major}.{minor}.{micro}",
+                    backend="container",
+                    binary=f"{recipe.tag}:{spec.program}",
+                    image=recipe.tag,
+                    launch=lambda name=name, tag=recipe.tag, argv=spec.argv: ContainerInstance(  # type: ignore[misc]
+                        name, tag, argv, READ_TIMEOUT
+                    ),
+                )
             )
-            continue
-        major, minor, micro = (int(group) for group in match.groups())
-        profile = profile_for_version(major, minor) or get_profile(DEFAULT_PROFILE)
-        argv = qsd_argv("qemu-storage-daemon")
-        found.append(
-            Implementation(
-                name=name,
-                flavour=Flavour.STORAGE_DAEMON,
-                profile=profile,
-                version=f"{major}.{minor}.{micro}",
-                backend="container",
-                binary=f"{recipe.tag}:qemu-storage-daemon",
-                launch=lambda name=name, tag=recipe.tag, argv=argv: ContainerInstance(  # type: ignore[misc]
-                    name, tag, argv, READ_TIMEOUT
-                ),
-            )
-        )
     return found, missing
 
 
@@ -291,9 +322,7 @@ KNOWN_NAMES = (
     "reference",
     "reference-server",
     *(spec.name for spec in HOST_BINARIES),
-    "qsd@bookworm",
-    "qsd@trixie",
-    "qsd@sid",
+    *(f"{spec.family}@{suite}" for spec in CONTAINER_BINARIES for suite in ("bookworm", "trixie", "sid")),
 )
 
 
