@@ -1,4 +1,9 @@
-"""fixtures/block step cases on real binaries: each reply as the oracle predicts it."""
+"""fixtures/block step cases on real binaries: each reply (and event) as the oracle predicts it.
+
+fixtures/block/regressions.json holds the transcripts of oracle bugs found by
+the stateful test and the active commit's job commands; an active commit
+needs allocation facts, so the storage answers qemu-img map too.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ from collections.abc import Callable
 import pytest
 
 from block.conftest import StorageView, real_implementation
-from conformance.block.fixture import BlockFixture, StepCase, load_all, with_paths
+from block.stateful.pool import PoolStorage
+from conformance.block.fixture import BLOCK_DIR, BlockFixture, StepCase, load, load_all, with_paths
 from conformance.block.session import Session
 
 pytestmark = pytest.mark.slow
-CASES: list[tuple[BlockFixture, StepCase]] = [(fx, case) for fx in load_all() for case in fx.cases]
+FIXTURES = (*load_all(), load(BLOCK_DIR / "regressions.json"))
+CASES: list[tuple[BlockFixture, StepCase]] = [(fx, case) for fx in FIXTURES for case in fx.cases]
 
 
 @pytest.mark.parametrize("impl_name", ["qsd", "qemu-system"])
@@ -22,7 +29,7 @@ def test_block_case(
     fixture, case = entry
     impl = real_implementation(impl_name)
     view = storage(case.storage, fixture)
-    session = Session(view.implementation(impl), view.facts)
+    session = Session(view.implementation(impl), PoolStorage(view.uid))
     try:
         steps = [session.run(with_paths(command, view.paths)) for command in case.steps]
     finally:
