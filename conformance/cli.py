@@ -372,7 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fuzz", help="run or resume a fuzz campaign")
     p.add_argument(
-        "--target", default="qmp-monitor", help="qmp-monitor, qmp-differential, keyval-blockdev, qapi-schema"
+        "--target",
+        default="qmp-monitor",
+        help="qmp-monitor, qmp-differential, keyval-blockdev, qapi-schema, nbd-server",
     )
     p.add_argument("--impl", help="qmp-differential: an isolated implementation (default qsd@bookworm)")
     p.add_argument("--dir", required=True, help="campaign folder (corpus, findings); reuse it to resume")

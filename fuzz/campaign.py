@@ -41,6 +41,13 @@ def _schema_seeds() -> Iterator[tuple[str, bytes]]:
         yield f"{path.parent.name}-{path.stem}", path.read_bytes()
 
 
+def _nbd_seeds() -> Iterator[tuple[str, bytes]]:
+    from fuzz.nbd_server import seed_inputs
+
+    for index, data in enumerate(seed_inputs()):
+        yield f"script-{index:02d}", data
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -65,6 +72,9 @@ TARGETS = {
             "keyval-blockdev", "fuzz.keyval_blockdev", "text into the --blockdev prediction", _keyval_seeds
         ),
         Target("qapi-schema", "fuzz.qapi_schema", "text into the QAPI schema front end", _schema_seeds),
+        Target(
+            "nbd-server", "fuzz.nbd_server", "client conversations into the reference NBD server", _nbd_seeds
+        ),
     )
 }
 DEFAULT_IMPLEMENTATION = "qsd@bookworm"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import fuzz.keyval_blockdev as keyval_target
+import fuzz.nbd_server as nbd_target
 import fuzz.qapi_schema as schema_target
 from conformance.errors import QconformError
 from conformance.runner import Result
@@ -19,7 +20,7 @@ from fuzz.campaign import TARGETS, run_campaign
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_every_target_seeds_from_fixtures() -> None:
+def test_every_target_has_seeds() -> None:
     for target in TARGETS.values():
         assert sum(1 for _ in target.seeds()) > 50, target.name
 
@@ -110,7 +111,7 @@ def test_differential_agrees_and_records_each_finding_once(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", ["keyval-blockdev", "qapi-schema", "qmp-differential"])
+@pytest.mark.parametrize("target", ["keyval-blockdev", "qapi-schema", "nbd-server", "qmp-differential"])
 def test_atheris_campaigns_of_each_target_run(target: str, tmp_path: Path) -> None:
     if target == "qmp-differential":
         _container_or_skip("qsd@bookworm")
@@ -129,3 +130,21 @@ def test_an_argument_with_a_newline_is_printed_verbatim() -> None:
     # Found by the keyval campaign: qsd echoes the argument as given, newline included.
     outcome = keyval_target.one_input("1a=d\niver=null-co")
     assert outcome is not None and not outcome.accepted
+
+
+def test_nbd_seed_scripts_hold_the_invariants() -> None:
+    for data in nbd_target.seed_inputs():
+        nbd_target.one_input(data)
+
+
+def test_nbd_target_catches_a_reply_to_a_request_never_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server that answers an extra handle must be caught: make the target forget what it sent.
+    monkeypatch.setattr(nbd_target.Conversation, "send", _forgetful_send)
+    script = bytes([3, 5, 0, 0, 1, 0, 0]) + bytes(60)  # flags, GO "rw", then READs
+    with pytest.raises(nbd_target.Violation, match="never sent"):
+        nbd_target.one_input(script)
+
+
+def _forgetful_send(self: nbd_target.Conversation, data: bytes) -> None:
+    self.open_handles.clear()
+    self.deliver(self.server.receive(data))
