@@ -19,7 +19,7 @@ from conformance.runner import CRASH, DIVERGE, PASS
 # family -> (title, columns in order); the report renders one table per family.
 FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "seed": (
-        "Seed: driver × storage × read-only × auto-read-only",
+        "Seed: driver × storage × read-only × auto-read-only, then export rw/ro and reopen rw/ro",
         ("driver", "storage", "read-only", "auto-read-only", "front end"),
     ),
     "front-ends": (
@@ -35,6 +35,8 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("server", "export", "node", "read-only", "auto-read-only", "front end"),
     ),
 }
+# family -> the steps after the first command, each a column of its own in the report.
+STEP_COLUMNS: dict[str, tuple[str, ...]] = {"seed": ("export rw", "export ro", "reopen rw", "reopen ro")}
 STORAGE_SETUP = {
     "writable": "images in a fresh folder, mode 0644",
     "read-only-mount": "the images through a read-only bind mount",
@@ -55,6 +57,7 @@ class CellRecord:
     detail: str = ""
     reproducer: list[str] = field(default_factory=list)
     known: dict[str, Any] | None = None
+    steps: dict[str, str] = field(default_factory=dict)  # step column -> outcome (seed: export, reopen)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

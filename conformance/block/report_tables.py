@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from conformance.block.records import FAMILIES
+from conformance.block.records import FAMILIES, STEP_COLUMNS
 
 _TEMP_IMAGE = re.compile(r"/[^\s',:]*?/qcf-blk-[^/\s]+/(?:images|ro|scratch)/")
 
@@ -32,7 +32,7 @@ def render_block(section: dict[str, Any] | None) -> list[str]:
     for family, (title, columns) in FAMILIES.items():
         mine = [c for c in cells if c["family"] == family]
         if mine:
-            out += _family_table(title, list(columns), mine, findings)
+            out += _family_table(title, list(columns), mine, findings, STEP_COLUMNS.get(family, ()))
     for skip in section.get("skipped", []):
         out.append(f"- not run on **{skip['implementation']}** ({skip['family']}): {skip['reason']}")
     if findings:
@@ -59,14 +59,22 @@ def _verdict(cell: dict[str, Any], anchor: str) -> str:
     return f"[{label}](#{anchor}): {_text(cell['observed'], 100)}"
 
 
+def _step_text(by_impl: dict[str, dict[str, Any]], step: str) -> str:
+    """One step's outcome; where implementations answered differently, each one's."""
+    seen = {impl: _text(c.get("steps", {}).get(step, ""), 80) for impl, c in by_impl.items()}
+    if len(set(seen.values())) <= 1:
+        return next(iter(seen.values()), "")
+    return "; ".join(f"{impl}: {text}" for impl, text in seen.items())
+
+
 def _family_table(
-    title: str, columns: list[str], cells: list[dict[str, Any]], findings: list[str]
+    title: str, columns: list[str], cells: list[dict[str, Any]], findings: list[str], steps: tuple[str, ...]
 ) -> list[str]:
     impls = list(dict.fromkeys(c["implementation"] for c in cells))
     rows: dict[tuple[str, ...], dict[str, dict[str, Any]]] = {}
     for c in cells:
         rows.setdefault(tuple(c["cell"].get(col, "") for col in columns), {})[c["implementation"]] = c
-    head = [*columns, "oracle predicts", *impls]
+    head = [*columns, "oracle predicts", *impls, *steps]
     out = ["", f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, by_impl in rows.items():
         predictions = list(dict.fromkeys(_text(c["predicted"]) for c in by_impl.values()))
@@ -80,7 +88,8 @@ def _family_table(
             verdicts.append(_verdict(cell, anchor))
             if cell["status"] != "pass":
                 findings += _finding(cell, anchor)
-        out.append("| " + " | ".join([*key, " / ".join(predictions), *verdicts]) + " |")
+        step_texts = [_step_text(by_impl, step) for step in steps]
+        out.append("| " + " | ".join([*key, " / ".join(predictions), *verdicts, *step_texts]) + " |")
     return out
 
 

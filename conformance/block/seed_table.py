@@ -1,7 +1,12 @@
 """The seed's truth table: driver x storage x read-only x auto-read-only, oracle against a binary.
 
-Each cell adds one node with blockdev-add, reads query-named-block-nodes and
-removes the node again; it agrees when both replies match the prediction.
+Each cell adds one node with blockdev-add and reads query-named-block-nodes;
+if the node opened, it then tries a writable and a read-only NBD export
+(each removed again if it worked), reopens the node read-write and then
+read-only (each followed by query-named-block-nodes) and removes it. The
+cell agrees when every reply and event matches the prediction. The first
+cell of a session starts the session's one NBD server, on a socket in the
+storage's scratch folder.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conformance.block.records import (
+    STEP_COLUMNS,
     STORAGE_SETUP,
     CellRecord,
     cell_id,
@@ -33,15 +40,29 @@ class Cell:
     read_only: bool | None
     auto_read_only: bool | None
 
-    def arguments(self, name: str, path: str) -> dict[str, Any]:
+    def arguments(self, name: str, path: str, child: str | None = None) -> dict[str, Any]:
+        """blockdev-add's arguments; `child` names the inline file child (a reopen must name it)."""
         flags = {"read-only": self.read_only, "auto-read-only": self.auto_read_only}
         args: dict[str, Any] = {"driver": self.driver, "node-name": name}
         if self.driver == "file":
             args["filename"] = path
         else:
             args["file"] = {"driver": "file", "filename": path}
+            if child is not None:
+                args["file"]["node-name"] = child
         args.update({key: value for key, value in flags.items() if value is not None})
         return args
+
+    def reopen(self, name: str, path: str, read_only: bool) -> dict[str, Any]:
+        """blockdev-reopen's entry: the node as added, the child by name, read-only as asked."""
+        args = self.arguments(name, path)
+        if self.driver != "file":
+            args["file"] = f"{name}-file"
+        args["read-only"] = read_only
+        return args
+
+
+STEPS = STEP_COLUMNS["seed"]  # after blockdev-add, in order; each is a column in the report
 
 
 @dataclass(frozen=True)
@@ -52,10 +73,12 @@ class Outcome:
     ro: bool | None  # the node's "ro" as the implementation reported it (None: not added)
     predicted_ro: bool | None
     sent: tuple[str, ...] = ()
+    steps: dict[str, Step] = field(default_factory=dict)  # STEPS -> the step's command
+    checks: tuple[Step, ...] = ()  # every other step: server start, removals, queries
 
     @property
     def agrees(self) -> bool:
-        return self.add.agrees and self.query.agrees
+        return all(step.agrees for step in (self.add, self.query, *self.steps.values(), *self.checks))
 
 
 def cells(table: dict[str, Any], storage: str) -> Iterator[Cell]:
@@ -63,15 +86,35 @@ def cells(table: dict[str, Any], storage: str) -> Iterator[Cell]:
         yield Cell(spec["driver"], spec["image"], storage, ro, aro)
 
 
+def nbd_socket(paths: dict[str, str]) -> str:
+    """The NBD server's socket: in the view's scratch folder, which QEMU (any uid) may write."""
+    return str(Path(paths["missing"]).parent.parent / "scratch" / "nbd.sock")
+
+
 def run_cell(session: Session, cell: Cell, index: int, paths: dict[str, str]) -> Outcome:
-    name = f"n{index}"
+    name, path = f"n{index}", paths[cell.image]
     first = len(session.sent)
-    add = session.run({"execute": "blockdev-add", "arguments": cell.arguments(name, paths[cell.image])})
+    checks: list[Step] = []
+    if index == 0:
+        address = {"type": "unix", "data": {"path": nbd_socket(paths)}}
+        checks.append(session.run({"execute": "nbd-server-start", "arguments": {"addr": address}}))
+    add = session.run({"execute": "blockdev-add", "arguments": cell.arguments(name, path, f"{name}-file")})
     query = session.run({"execute": "query-named-block-nodes"})
     ro, predicted = _ro(query.reply, name), predicted_ro(query, name)
+    steps: dict[str, Step] = {}
     if "return" in add.reply:
-        session.run({"execute": "blockdev-del", "arguments": {"node-name": name}})
-    return Outcome(cell, add, query, ro, predicted, tuple(session.sent[first:]))
+        for label, writable in (("export rw", True), ("export ro", False)):
+            export = {"type": "nbd", "id": f"e{index}", "node-name": name, "writable": writable}
+            steps[label] = session.run({"execute": "block-export-add", "arguments": export})
+            if "return" in steps[label].reply:
+                checks.append(session.run({"execute": "query-block-exports"}))
+                checks.append(session.run({"execute": "block-export-del", "arguments": {"id": f"e{index}"}}))
+        for label, read_only in (("reopen rw", False), ("reopen ro", True)):
+            entry = cell.reopen(name, path, read_only)
+            steps[label] = session.run({"execute": "blockdev-reopen", "arguments": {"options": [entry]}})
+            checks.append(session.run({"execute": "query-named-block-nodes"}))
+        checks.append(session.run({"execute": "blockdev-del", "arguments": {"node-name": name}}))
+    return Outcome(cell, add, query, ro, predicted, tuple(session.sent[first:]), steps, tuple(checks))
 
 
 def columns(cell: Cell, front_end: str = "blockdev-add") -> dict[str, str]:
@@ -89,11 +132,27 @@ def record(o: Outcome, impl: str, version: str) -> CellRecord:
         predicted = f"error: {error}" if error is not None else opened(o.predicted_ro, o.cell.read_only)
     seen = observed_error(add)
     observed = f"error: {seen}" if seen is not None else opened(o.ro, o.cell.read_only)
-    detail = "\n".join(step.describe() for step in (add, o.query) if not step.agrees)
+    everything = (add, o.query, *o.steps.values(), *o.checks)
+    detail = "\n".join(step.describe() for step in everything if not step.agrees)
     cell = columns(o.cell, "blockdev-add")
     setup = f"# storage {o.cell.storage}: {STORAGE_SETUP[o.cell.storage]}; then over QMP:"
+    steps = {label: step_outcome(o.steps.get(label)) for label in STEPS}
     return CellRecord("seed", cell_id("seed", cell), impl, version, cell, predicted, observed,
-                      status_of(o.agrees), detail, [setup, *o.sent])  # fmt: skip
+                      status_of(o.agrees), detail, [setup, *o.sent], steps=steps)  # fmt: skip
+
+
+def step_outcome(step: Step | None) -> str:
+    """A step's column: what the implementation answered, marked where the oracle said otherwise."""
+    if step is None:
+        return "not run"
+    seen = observed_error(step)
+    text = "ok" if seen is None else f"error: {seen}"
+    if step.agrees:
+        return text
+    if step.predicted is None:
+        return f"{text} (oracle: not modelled)"
+    error = predicted_error(step)
+    return f"{text} (oracle: {'ok' if error is None else 'error: ' + error})"
 
 
 def _ro(reply: Any, name: str) -> bool | None:

@@ -8,6 +8,13 @@ abstains: name checks and lookups are still predicted.
 
 from __future__ import annotations
 
+from reference.block.exports import (
+    block_export_add,
+    block_export_del,
+    nbd_server_start,
+    nbd_server_stop,
+    query_block_exports,
+)
 from reference.block.graph import BlockGraph
 from reference.block.job_commands import (
     block_job_cancel,
@@ -23,6 +30,8 @@ from reference.qobject.values import QDict, QObject
 
 __all__ = [
     "block_commit",
+    "block_export_add",
+    "block_export_del",
     "block_job_cancel",
     "block_job_complete",
     "blockdev_add",
@@ -30,6 +39,9 @@ __all__ = [
     "blockdev_reopen",
     "job_cancel",
     "job_complete",
+    "nbd_server_start",
+    "nbd_server_stop",
+    "query_block_exports",
     "query_block_jobs",
     "query_named_block_nodes",
 ]  # fmt: skip

@@ -8,6 +8,8 @@ name. Whatever a failed blockdev-add created is removed again.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from reference.block.errors import BlockError, NotModelled
 from reference.block.job import ActiveCommitJob
 from reference.block.names import check_new_name
@@ -17,6 +19,9 @@ from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of,
 from reference.block.storage import FileFacts, StorageFacts
 from reference.qobject.patterns import ANY_INT
 from reference.qobject.values import QDict, QNull
+
+if TYPE_CHECKING:
+    from reference.block.exports import Export
 
 NULL_CO_SIZE = 1 << 30  # null-co's default size
 
@@ -28,6 +33,21 @@ class BlockGraph:
         self._auto_names = 0
         self._events: list[tuple[str, QDict]] = []  # predicted events not yet handed out
         self.jobs: dict[str, ActiveCommitJob] = {}  # jobs waiting for the monitor, by id
+        self.nbd_socket: str | None = None  # the NBD server's unix socket (None: not running)
+        self.exports: list[Export] = []  # block exports, newest first
+
+    def has_writer(self, node: Node) -> bool:
+        """Someone writes through the node: a writable export, a writable qcow2, a raw passing one on."""
+        if any(export.writable and export.node is node for export in self.exports):
+            return True
+        return any(
+            parent.file_child is node
+            and (
+                (parent.driver == "qcow2" and not parent.read_only)
+                or (parent.driver == "raw" and self.has_writer(parent))
+            )
+            for parent in node.parents
+        )
 
     def emit(self, name: str, data: QDict) -> None:
         self._events.append((name, data))
@@ -214,6 +234,8 @@ class BlockGraph:
             raise BlockError(f"Node {name} is not owned by the monitor")
         if node.parents:
             raise BlockError(f"Block device {name} is in use")
+        if any(export.node in _descendants(node) for export in self.exports):
+            raise NotModelled("blockdev-del: an exported child outliving its parent is not modelled")
         self._drop(node)
 
     def drop(self, node: Node) -> None:
@@ -244,6 +266,13 @@ class BlockGraph:
             child.parents.remove(node)
             if not child.parents and not child.monitor_owned:
                 self._drop(child)
+
+
+def _descendants(node: Node) -> list[Node]:
+    found = []
+    for child in node.children():
+        found += [child, *_descendants(child)]
+    return found
 
 
 def backing_blocker(parent: Node) -> str:

@@ -33,13 +33,13 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
     new: dict[Node, Flags] = {}
     for node, entry in zip(targets, entries, strict=True):
         new[node] = _prepare(node, entry)
-        _check_open(graph, node, new[node], writer=_has_writer(node, new))
+        _check_open(graph, node, new[node], writer=_has_writer(node, new, graph))
     for node in targets:  # children that took the node's options take the new ones (stateful test)
         for child in inheriting(node)[1:]:
             if child not in new:  # what the child set itself it keeps (stateful test: auto-read-only)
                 aro = child.auto_read_only if child.auto_read_only_explicit else new[node].auto_read_only
                 new[child] = Flags(new[node].read_only, aro)
-                _check_open(graph, child, new[child], writer=_has_writer(child, new))
+                _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
     _check_permissions(graph, new)
     for node, flags in new.items():
         node.read_only, node.auto_read_only = flags.read_only, flags.auto_read_only
@@ -88,9 +88,11 @@ def _flags(node: Node, new: dict[Node, Flags]) -> Flags:
     return new.get(node, Flags(node.read_only, node.auto_read_only))
 
 
-def _has_writer(node: Node, new: dict[Node, Flags]) -> bool:
+def _has_writer(node: Node, new: dict[Node, Flags], graph: BlockGraph | None = None) -> bool:
     writers = (p for p in node.parents if p.driver == "qcow2" and p.file_child is node)
-    return any(not _flags(p, new).read_only for p in writers)
+    return any(not _flags(p, new).read_only for p in writers) or (
+        graph is not None and graph.has_writer(node)
+    )
 
 
 def _check_open(graph: BlockGraph, node: Node, flags: Flags, writer: bool) -> None:
@@ -104,6 +106,19 @@ def _check_open(graph: BlockGraph, node: Node, flags: Flags, writer: bool) -> No
 
 def _check_permissions(graph: BlockGraph, new: dict[Node, Flags]) -> None:
     errors: list[str] = []
+    for export in graph.exports:  # a writable export is a read-write user of its node
+        node = export.node
+        if not export.writable:
+            continue
+        if node.driver == "raw" and (node in new or node.file_child in new):
+            raise NotModelled("blockdev-reopen under a writable export of a raw node is not modelled")
+        if _flags(node, new).read_only:
+            changed = node in new and not node.read_only
+            errors.append(
+                f"Read-only block node '{node.name}' cannot support read-write users"
+                if changed
+                else "Block node is read-only"
+            )
     for parent in graph.nodes:
         child = parent.file_child
         if parent.driver != "qcow2" or child is None or _flags(parent, new).read_only:

@@ -92,6 +92,11 @@ HANDLERS: dict[str, Handler] = {
     "block-job-cancel": _block_handler(block.block_job_cancel),
     "job-complete": _block_handler(block.job_complete),
     "job-cancel": _block_handler(block.job_cancel),
+    "nbd-server-start": _block_handler(block.nbd_server_start),
+    "nbd-server-stop": _block_handler(block.nbd_server_stop),
+    "block-export-add": _block_handler(block.block_export_add),
+    "block-export-del": _block_handler(block.block_export_del),
+    "query-block-exports": _block_handler(block.query_block_exports),
 }
 
 # qemu-system reports the shutdown before it answers quit; the daemon just leaves.

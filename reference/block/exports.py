@@ -1,0 +1,131 @@
+"""The NBD server and block exports (QEMU 7.2): nbd-server-start/stop, block-export-add/del.
+
+Pinned on qemu-storage-daemon and qemu-system 7.2 (seed truth table, stateful
+test): block-export-add checks the id (well formed, not in use), looks the
+node up, refuses a writable export of a read-only node, takes its
+permissions (a writable export is a writer: an auto-read-only file node goes
+read-write where the storage allows, else "Could not open ..."), and only
+then asks the NBD server ("NBD server not running", a name in use). The
+list of exports is newest first; deleting one (no clients here) emits
+BLOCK_EXPORT_DELETED before the reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference.block.errors import BlockError, NotModelled
+from reference.block.graph import BlockGraph
+from reference.block.names import well_formed
+from reference.block.node import Node
+from reference.qobject.values import QDict, QObject
+
+EXPORT_OPTIONS = frozenset({"type", "id", "node-name", "writable", "name"})
+NOT_RUNNING = "NBD server not running"
+
+
+@dataclass(eq=False)
+class Export:
+    id: str
+    node: Node
+    name: str  # the NBD export name (default: the node's name)
+    writable: bool
+
+
+def nbd_server_start(graph: BlockGraph, args: QDict) -> None:
+    if set(args.keys()) != {"addr"}:
+        raise NotModelled("nbd-server-start: tls-creds, tls-authz and max-connections are not modelled")
+    addr = args.get("addr")
+    assert isinstance(addr, QDict), "the input visitor checked 'addr'"
+    data = addr.get("data")
+    if addr.get("type") != "unix" or not isinstance(data, QDict) or set(data.keys()) != {"path"}:
+        raise NotModelled("nbd-server-start: addresses other than a unix socket path are not modelled")
+    if graph.nbd_socket is not None:
+        raise BlockError("NBD server already running")
+    path = data.get("path")
+    assert isinstance(path, str)
+    graph.nbd_socket = path  # binding is assumed to work: the harness hands out a fresh folder
+
+
+def nbd_server_stop(graph: BlockGraph, args: QDict) -> None:
+    if graph.nbd_socket is None:
+        raise BlockError(NOT_RUNNING)
+    if len(graph.exports) > 1:  # the events come as each export's last reference drops
+        raise NotModelled("nbd-server-stop with several exports: the order of their events is not pinned")
+    for export in list(graph.exports):
+        _remove(graph, export)
+    graph.nbd_socket = None
+
+
+def block_export_add(graph: BlockGraph, args: QDict) -> None:
+    if not set(args.keys()) <= EXPORT_OPTIONS or args.get("type") != "nbd":
+        raise NotModelled(
+            "block-export-add: options other than id, node-name, writable and name are not modelled"
+        )
+    if graph.jobs:
+        raise NotModelled("block-export-add while a block job runs is not modelled")
+    ident, node_name = args.get("id"), args.get("node-name")
+    assert isinstance(ident, str) and isinstance(node_name, str), "the input visitor checked them"
+    if not well_formed(ident):
+        raise BlockError("Invalid block export id")
+    if any(export.id == ident for export in graph.exports):
+        raise BlockError(f"Block export id '{ident}' is already in use")
+    node = graph.find(node_name)
+    if node is None:
+        raise BlockError(f"Cannot find device='' nor node-name='{node_name}'")
+    writable = args.get("writable") is True
+    if writable and node.read_only:
+        raise BlockError("Cannot export read-only node as writable")
+    if writable:
+        _take_write(graph, node)
+    if graph.nbd_socket is None:
+        raise BlockError(NOT_RUNNING)
+    given = args.get("name")
+    name = given if isinstance(given, str) else node_name
+    if any(export.name == name for export in graph.exports):
+        raise BlockError(f"NBD server already has export named '{name}'")
+    graph.exports.insert(0, Export(ident, node, name, writable))
+
+
+def block_export_del(graph: BlockGraph, args: QDict) -> None:
+    if "mode" in args:
+        raise NotModelled("block-export-del: mode is not modelled")
+    ident = args.get("id")
+    export = next((e for e in graph.exports if e.id == ident), None)
+    if export is None:
+        raise BlockError(f"Export '{ident}' is not found")
+    _remove(graph, export)
+
+
+def query_block_exports(graph: BlockGraph, args: QDict) -> QObject:
+    infos: list[QObject] = []
+    for export in graph.exports:
+        info = QDict()
+        for key, value in (("id", export.id), ("type", "nbd"), ("node-name", export.node.name),
+                           ("shutting-down", False)):  # fmt: skip
+            info.put(key, value)
+        infos.append(info)
+    return infos
+
+
+def _remove(graph: BlockGraph, export: Export) -> None:
+    graph.exports.remove(export)
+    graph.emit("BLOCK_EXPORT_DELETED", QDict({"id": export.id}))
+
+
+def _take_write(graph: BlockGraph, node: Node) -> None:
+    """A new writer on the node: what QEMU's permission update does to the nodes below."""
+    if node.parents:  # a qcow2 parent unshares writes on its file: conflicts are not modelled
+        raise NotModelled("block-export-add: a writable export of a node with parents is not modelled")
+    if node.driver == "raw":
+        child = node.file_child
+        assert child is not None
+        if child.read_only or child.parents != [node]:
+            raise NotModelled("block-export-add: a writable raw node over a shared or read-only file")
+        node = child
+    if node.driver not in ("file", "qcow2", "null-co"):
+        raise NotModelled(f"block-export-add: a writable export of a {node.driver} node is not modelled")
+    if node.driver == "file" and node.auto_read_only and not graph.has_writer(node):
+        error = graph.storage.open_error(node.filename, True)  # file-posix reopens its fd read-write
+        if error is not None:
+            raise BlockError(f"Could not open '{node.filename}': {error}")
