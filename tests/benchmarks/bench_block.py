@@ -1,0 +1,259 @@
+"""Benchmark for issue 4, item 7: the block oracle's cost per step vs QEMU 7.2's round trip.
+
+Each step (blockdev-add of a file, raw and qcow2 node, query-named-block-nodes,
+blockdev-reopen, blockdev-del, block-commit and job-complete on a two-layer
+qcow2 chain) is sent to the oracle (a QMP connection over a block graph, its
+reply and events written out as JSON) and to qemu-storage-daemon 7.2 (reply
+and, for job commands, the events up to the one the oracle predicts last).
+Rounds alternate between the two so that load on the machine weighs on both
+alike; figures are medians over rounds. Target: oracle <= 10 % of QEMU's time.
+
+The oracle's storage facts (open(), stat, qemu-img info/map) are I/O the
+harness does for it, not the oracle's own work: they are gathered once and
+served from memory here, and their live cost is printed on its own.
+
+    .venv/bin/python tests/benchmarks/bench_block.py [--rounds N] [--repeat N] [--profile STEP]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import json
+import pstats
+import shutil
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from conformance.implementations import Implementation, QmpStream, discover, select
+from conformance.snapshots import model_from_file
+from conformance.storage import HostStorage, _run, create_image, write_pattern
+from reference.block.graph import BlockGraph
+from reference.block.storage import FileFacts, ImageFacts
+from reference.qmp.monitor import QmpConnection
+from reference.qmp.transcript import negotiation_line
+from reference.qmp.wire import render
+from reference.qobject.json_writer import to_json
+from reference.qobject.values import QDict
+
+SIZE = 4 << 20
+READ_TIMEOUT = 10.0
+
+
+class LiveFacts(HostStorage):
+    """The harness's facts for real files, with allocation (qemu-img map) for an active commit."""
+
+    def allocated_extents(self, path: str) -> list[tuple[int, int]]:
+        extents = json.loads(_run(["qemu-img", "map", "-U", "--output=json", path]))
+        return [(e["start"], e["length"]) for e in extents if e["depth"] == 0 and e.get("present", e["data"])]
+
+
+class RememberedFacts:
+    """The same answers, asked once per argument and then served from memory."""
+
+    def __init__(self, live: LiveFacts) -> None:
+        self.open_error: Callable[[str, bool], str | None] = cache(live.open_error)
+        self.file: Callable[[str], FileFacts] = cache(live.file)
+        self.image: Callable[[str], ImageFacts | None] = cache(live.image)
+        self.allocated_extents: Callable[[str], list[tuple[int, int]]] = cache(live.allocated_extents)
+
+
+@dataclass(frozen=True)
+class Images:
+    raw: str
+    solo: str
+    base: str
+    top: str
+
+
+@contextlib.contextmanager
+def images() -> Iterator[Images]:
+    folder = Path(tempfile.mkdtemp(prefix="qcf-bench-block-"))
+    try:
+        raw = create_image(folder / "raw.img", "raw", SIZE)
+        solo = create_image(folder / "solo.qcow2", "qcow2", SIZE)
+        base = create_image(folder / "base.qcow2", "qcow2", SIZE)
+        write_pattern(str(base), "qcow2", 0x11, 0, 1 << 20)
+        top = create_image(folder / "top.qcow2", "qcow2", SIZE, base, "qcow2")
+        write_pattern(str(top), "qcow2", 0x22, 1 << 20, 65536)
+        yield Images(str(raw), str(solo), str(base), str(top))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def command(execute: str, **arguments: Any) -> bytes:
+    body = {"execute": execute, "arguments": {k.replace("_", "-"): v for k, v in arguments.items()}}
+    return (json.dumps(body) + "\n").encode()
+
+
+# A step: its name for the figures, the command, and the event QEMU's part ends with (None: the reply).
+Step = tuple[str, bytes, str | None]
+
+
+def cycles(paths: Images) -> list[list[Step]]:
+    """Sequences of steps that leave the graph as they found it, so they can repeat."""
+    file = {"driver": "file", "filename": paths.raw}
+    solo = {"driver": "file", "node-name": "sf", "filename": paths.solo}
+    top = {"driver": "file", "filename": paths.top}
+    reopen = [
+        {"driver": "qcow2", "node-name": "s", "file": "sf", "backing": None, "read-only": read_only}
+        for read_only in (True, False)
+    ]
+    return [
+        [("blockdev-add file", command("blockdev-add", node_name="f", **file), None),
+         ("blockdev-del", command("blockdev-del", node_name="f"), None)],
+        [("blockdev-add raw", command("blockdev-add", driver="raw", node_name="r", file=file), None),
+         ("blockdev-del", command("blockdev-del", node_name="r"), None)],
+        [("blockdev-add qcow2", command("blockdev-add", driver="qcow2", node_name="s", file=solo), None),
+         ("blockdev-reopen", command("blockdev-reopen", options=[reopen[0]]), None),
+         ("blockdev-reopen", command("blockdev-reopen", options=[reopen[1]]), None),
+         ("blockdev-del", command("blockdev-del", node_name="s"), None)],
+        [("blockdev-add qcow2 chain", command("blockdev-add", driver="qcow2", node_name="t", file=top), None),
+         ("query-named-block-nodes", command("query-named-block-nodes"), None),
+         ("block-commit", command("block-commit", job_id="j", device="t"), "BLOCK_JOB_READY"),
+         ("job-complete", command("job-complete", id="j"), '"null"'),
+         ("blockdev-del", command("blockdev-del", node_name="t"), None)],
+    ]  # fmt: skip
+
+
+class Oracle:
+    def __init__(self, impl: Implementation, facts: RememberedFacts) -> None:
+        model = model_from_file(impl.snapshot_path, impl.profile, exact_identity=False)
+        self.graph: BlockGraph = model.attach_storage(facts)
+        self.conn = QmpConnection(model)
+        self.conn.connect()
+        self.conn.receive(negotiation_line(()))
+
+    def step(self, data: bytes) -> bytes:
+        """What the reference would write for this command: its reply, then the job's events."""
+        out = render(self.conn.receive(data))
+        events = self.graph.take_events()
+        for event in events:  # as a server writes them: the clock's time, not the prediction's wildcards
+            now = time.time()
+            event.put("timestamp", QDict({"seconds": int(now), "microseconds": int(now * 1e6) % 1000000}))
+        return out + "".join(to_json(e) + "\r\n" for e in events).encode()
+
+
+class Qemu:
+    def __init__(self, stream: QmpStream) -> None:
+        self.stream = stream
+        self._line()  # greeting
+        stream.send(negotiation_line(()))
+        self._line()
+
+    def _line(self) -> bytes:
+        line = self.stream.read_line(READ_TIMEOUT)
+        if line is None:
+            raise SystemExit("qsd closed the connection")
+        return line
+
+    def step(self, data: bytes, until: str | None) -> bytes:
+        self.stream.send(data)
+        line = self._line()
+        while line.startswith(b'{"timestamp"'):
+            line = self._line()
+        reply = line
+        while until is not None and until.encode() not in line:
+            line = self._line()
+        return reply
+
+
+def run_round(steps: list[list[Step]], repeat: int, send: Callable[[Step], bytes]) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = defaultdict(list)
+    for cycle in steps:
+        for _ in range(repeat):
+            for step in cycle:
+                began = time.perf_counter()
+                out = send(step)
+                times[step[0]].append(time.perf_counter() - began)
+                if b'"return"' not in out:  # a benchmark of error paths would measure something else
+                    raise SystemExit(f"{step[0]} failed: {out[:300]!r}")
+    return times
+
+
+def live_facts_cost(paths: Images, repeat: int) -> dict[str, float]:
+    """What the harness pays per question when the facts are asked live."""
+    live = LiveFacts()
+    asks: dict[str, Callable[[], object]] = {
+        "open()": lambda: live.open_error(paths.top, True),
+        "stat": lambda: live.file(paths.top),
+        "qemu-img info": lambda: live.image(paths.top),
+        "qemu-img map": lambda: live.allocated_extents(paths.top),
+    }
+    cost = {}
+    for name, ask in asks.items():
+        began = time.perf_counter()
+        for _ in range(repeat):
+            ask()
+        cost[name] = (time.perf_counter() - began) / repeat
+    return cost
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--repeat", type=int, default=10, help="each cycle of steps, per round")
+    parser.add_argument("--profile", metavar="STEP", help="cProfile the oracle on this step's cycle")
+    args = parser.parse_args()
+    found, missing = discover()
+    (qsd,) = select(["qsd"], found, missing, strict=True)
+    with images() as paths:
+        facts = RememberedFacts(LiveFacts())
+        oracle = Oracle(qsd, facts)
+        steps = cycles(paths)
+        instance = qsd.launch()
+        try:
+            qemu = Qemu(instance.connect())
+            run_round(steps, 1, lambda s: oracle.step(s[1]))  # warm-up: the facts are asked here
+            run_round(steps, 1, lambda s: qemu.step(s[1], s[2]))
+            oracle_rounds, qemu_rounds = [], []
+            for _ in range(args.rounds):
+                oracle_rounds.append(run_round(steps, args.repeat, lambda s: oracle.step(s[1])))
+                qemu_rounds.append(run_round(steps, args.repeat, lambda s: qemu.step(s[1], s[2])))
+        finally:
+            instance.stop()
+        report(oracle_rounds, qemu_rounds)
+        for name, seconds in live_facts_cost(paths, 20).items():
+            print(f"  live fact {name:<15} {seconds * 1e6:9.1f} µs per question")
+        if args.profile:
+            profile(Oracle(qsd, facts), steps, args.profile, args.repeat)
+
+
+def report(oracle_rounds: list[dict[str, list[float]]], qemu_rounds: list[dict[str, list[float]]]) -> None:
+    rounds = len(oracle_rounds)
+    print(f"{'step':<26} {'oracle µs':>10} {'qsd µs':>10} {'ratio':>8}   (median of {rounds} rounds)")
+    for name in oracle_rounds[0]:
+        o = [statistics.mean(r[name]) for r in oracle_rounds]
+        q = [statistics.mean(r[name]) for r in qemu_rounds]
+        ratio = statistics.median(a / b for a, b in zip(o, q, strict=True))
+        verdict = "ok" if ratio <= 0.10 else "MISSES the 10% target"
+        median_o, median_q = statistics.median(o) * 1e6, statistics.median(q) * 1e6
+        print(f"{name:<26} {median_o:10.1f} {median_q:10.1f} {ratio:8.1%}   {verdict}")
+
+
+def profile(oracle: Oracle, steps: list[list[Step]], name: str, repeat: int) -> None:
+    cycle = next((c for c in steps if any(s[0] == name for s in c)), None)
+    if cycle is None:
+        raise SystemExit(f"no step named {name!r}")
+    profiler = cProfile.Profile()
+    for _ in range(repeat * 10):
+        for step in cycle:
+            if step[0] == name:
+                profiler.enable()
+                oracle.step(step[1])
+                profiler.disable()
+            else:
+                oracle.step(step[1])
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
+
+
+if __name__ == "__main__":
+    main()
