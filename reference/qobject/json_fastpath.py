@@ -42,6 +42,13 @@ def _integer(text: str) -> int | float:
     return value if INT_MIN <= value <= UINT_MAX else float(text)
 
 
+def _decimal(text: str) -> float:
+    # QEMU's lexer ends a number at a leading "0" unless a "." follows: "0e1" is not one number.
+    if text.lstrip("-")[:2] in ("0e", "0E"):
+        raise _NotPlain
+    return float(text)
+
+
 def _constant(text: str) -> Any:
     raise _NotPlain  # NaN and Infinity are not JSON to QEMU
 
@@ -68,7 +75,9 @@ def parse_plain_object(data: bytes) -> QDict | None:
     if not text.startswith("{"):
         return None
     try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_int=_integer, parse_constant=_constant)
+        value = json.loads(
+            text, object_pairs_hook=_pairs, parse_int=_integer, parse_float=_decimal, parse_constant=_constant
+        )
     except (ValueError, _NotPlain, RecursionError):
         return None
     if not isinstance(value, QDict):
