@@ -113,6 +113,7 @@ def _nbd_section(runs: list[dict[str, Any]]) -> list[str]:
                 notes.append(
                     f"- {run['server']} ({run['mode']}): **{r['verdict']}** `{r['clause']}` "
                     f"({r['probe']}): {_cell(r['reason'], 300)}"
+                    + (f" — {_cell(r['known'], 400)}" if r.get("known") else "")
                 )
     if notes:
         out += ["", "Fail is a MUST broken; warn a SHOULD not followed.", "", *notes]

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +16,7 @@ from conformance.containers import MOUNT
 from conformance.nbd import libnbd
 from conformance.nbd.backends import describe, recipe
 from conformance.nbd.backends import missing_reason as missing_reason
+from conformance.nbd.known import explain, load_known
 from conformance.nbd.libnbd_probes import LIBNBD_PROBES
 from conformance.nbd.matrix import Matrix, ProbeSpec, ServerSpec, load_matrix, load_probes
 from conformance.nbd.probes import PROBES, Target
@@ -164,11 +165,16 @@ def run_probe(probe: ProbeSpec, target: Target) -> list[Result]:
 def run_server(spec: ServerSpec, mode: str, matrix: Matrix | None = None) -> ServerRun:
     matrix = matrix or load_matrix()
     run = ServerRun(spec.name, mode, where=describe(spec))
+    known = load_known()
     with running(spec, matrix, mode) as (process, target):
         for probe in load_probes():
             if mode not in probe.modes:
                 continue
-            run.results.extend(run_probe(probe, target))
+            for result in run_probe(probe, target):
+                finding = explain(known, spec.name, mode, result.probe, result.clause)
+                if finding is not None and result.verdict in (Verdict.FAIL, Verdict.WARN):
+                    result = replace(result, known=finding.note())
+                run.results.append(result)
             if not process.alive():
                 run.crash = process.crash_report() or f"{spec.name} exited: {process.stderr_tail()}"
                 break

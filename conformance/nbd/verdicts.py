@@ -22,14 +22,18 @@ class Result:
     clause: str
     verdict: Verdict
     reason: str
+    known: str | None = None  # a known finding's note (fixtures/nbd/known.json); never changes the verdict
 
     def as_dict(self) -> dict[str, str]:
-        return {
+        out = {
             "probe": self.probe,
             "clause": self.clause,
             "verdict": self.verdict.value,
             "reason": self.reason,
         }
+        if self.known is not None:
+            out["known"] = self.known
+        return out
 
 
 def broken(clause_id: str) -> Verdict:

@@ -45,7 +45,8 @@ def test_server(server: str, mode: str) -> None:
     record_nbd_run(run.to_json())
     for r in run.results:
         if r.verdict is not Verdict.PASS:
-            print(f"{server} {mode}: {r.verdict.value} {r.probe} {r.clause}: {r.reason}")
+            note = f" [{r.known}]" if r.known else ""
+            print(f"{server} {mode}: {r.verdict.value} {r.probe} {r.clause}: {r.reason}{note}")
     assert run.crash is None, run.crash
     expected = {(p.id, clause) for p in load_probes() if mode in p.modes for clause in p.clauses}
     judged = {(r.probe, r.clause) for r in run.results}
