@@ -123,6 +123,10 @@ def predict_hmp(target: Target, text: str, profile: Profile) -> HmpOutcome:
     if target.word_value and any(c in BLANKS or c in "\"'" for c in text):
         raise Abstain("a migrate_set_parameter value is one unquoted word")
     name = _property_name(target)
+    if target.command.startswith("migrate_set_parameter") and name in profile.removed_migrate_parameters:
+        return HmpOutcome((f"Error: invalid parameter value: {name}",), None, "visit")
+    if target.kind == "size" and profile.size_forms_unmodelled and _changed_size_form(text):
+        raise Abstain(profile.size_forms_unmodelled)
     warnings: list[str] = []
     try:
         value = _visit(target, name, text, profile, warnings)
@@ -139,6 +143,15 @@ def predict_hmp(target: Target, text: str, profile: Profile) -> HmpOutcome:
     if isinstance(value, list):
         value = sorted(set(value))  # a bitmap reads back sorted, without repeats
     return HmpOutcome(tuple(warnings), target.stored(value), "accepted")
+
+
+def _changed_size_form(text: str) -> bool:
+    """A size whose reading changed after 7.2: a sign, a bare fraction, hex with a suffix."""
+    lowered = text.lower()
+    hex_suffix = lowered.startswith("0x") and any(
+        c in "bkmgtpe" for c in lowered[2:].lstrip("0123456789abcdef")[:1]
+    )
+    return text[:1] in "+-." or hex_suffix
 
 
 def _visit(target: Target, name: str, text: str, profile: Profile, warnings: list[str]) -> Json:
