@@ -135,19 +135,22 @@ def transcript_matches(
     past another out-of-band reply, which QEMU answers in order)."""
     if len(expected) != len(observed):
         return False
-
-    def walk(remaining: tuple[int, ...], position: int) -> bool:
+    if not any(message.out_of_band for message in expected):
+        return all(judge(message, line) for message, line in zip(expected, observed, strict=True))
+    # Depth-first over which expected message each observed line is, with an explicit stack:
+    # a fuzzed conversation can hold thousands of lines.
+    stack: list[tuple[tuple[int, ...], int, int]] = [(tuple(range(len(expected))), 0, 0)]
+    while stack:
+        remaining, position, slot = stack.pop()
         if not remaining:
             return True
-        for slot, index in enumerate(remaining):
-            message = expected[index]
-            if slot == 0 or message.out_of_band:
-                rest = remaining[:slot] + remaining[slot + 1 :]
-                if judge(message, observed[position]) and walk(rest, position + 1):
-                    return True
-            # Looking further means this message is overtaken: only in-band ones can be.
-            if message.out_of_band or index < movable_from:
-                return False
-        return False
-
-    return walk(tuple(range(len(expected))), 0)
+        if slot >= len(remaining):
+            continue
+        index = remaining[slot]
+        message = expected[index]
+        # Looking further means this message is overtaken: only in-band ones can be.
+        if not (message.out_of_band or index < movable_from):
+            stack.append((remaining, position, slot + 1))
+        if (slot == 0 or message.out_of_band) and judge(message, observed[position]):
+            stack.append((remaining[:slot] + remaining[slot + 1 :], position + 1, 0))
+    return False

@@ -82,7 +82,12 @@ class Differential:
 
     def one_input(self, data: bytes) -> Result:
         case = case_for(data)
-        result = run_case(case, self.impl, self.pool)
+        try:
+            result = run_case(case, self.impl, self.pool)
+        except Exception as err:  # a harness bug: keep the input, go on
+            result = Result(case.id, case.group, self.impl.name, self.impl.version, "harness-error")
+            result.detail = f"{type(err).__name__}: {err}"
+            self.pool.discard(self.impl)
         self.counts[result.status] = self.counts.get(result.status, 0) + 1
         if result.status not in (PASS, SKIP):
             self.record(data, result)

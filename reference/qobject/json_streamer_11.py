@@ -43,7 +43,7 @@ from reference.qobject.json_lexer import (
     TABLE,
     TOKEN_BASE,
 )
-from reference.qobject.json_parser import JsonParseError
+from reference.qobject.json_parser import JsonParseError, decode_lossy
 from reference.qobject.json_parser_11 import LocToken, push_parser
 from reference.qobject.json_streamer import (
     MAX_NESTING,
@@ -54,9 +54,17 @@ from reference.qobject.json_streamer import (
     JsonMessage,
     ParsedValue,
     ParseError,
-    stray,
 )
 from reference.qobject.values import QObject
+
+# 11.1 formats "stray '%s'" into a fixed 1024-byte buffer (pinned on qsd 11.1.3): a long token
+# loses its end and the closing quote, and a UTF-8 sequence cut in two prints as U+FFFD.
+STRAY_BUFFER = 1024
+
+
+def stray_11(text: bytes) -> str:
+    text = text.split(b"\0", 1)[0]  # printed as a C string: a NUL byte ends it
+    return decode_lossy(b"JSON parse error, " + (b"stray '" + text + b"'")[: STRAY_BUFFER - 1])
 
 
 class Lines:
@@ -250,7 +258,7 @@ class JsonStreamer11:
             if self._skipping:
                 self._reset(token.at)
                 return
-            text = stray(token.text).desc
+            text = stray_11(token.text)
             self._emit(ParseError(f"{self._lines.locate(token.at)}: {text}"), token.at, out)
             return
         elif kind == END_OF_INPUT:
