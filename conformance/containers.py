@@ -71,6 +71,7 @@ class Container:
         folder: Path | None = None,
         start_timeout: float = 15,
         lifetime: int = LIFETIME,
+        mounts: dict[Path, str] | None = None,
     ) -> None:
         from testcontainers.core.container import DockerContainer
 
@@ -89,6 +90,8 @@ class Container:
             .with_volume_mapping(str(self.folder), MOUNT, "rw")
             .with_kwargs(network_mode="none", labels={OWNER_LABEL: str(os.getpid())})
         )
+        for host, inside in (mounts or {}).items():  # e.g. an NBD server's socket folder
+            self._container.with_volume_mapping(str(host), inside, "rw")
         self._container.start()
         with _lock:
             _live.add(self)
@@ -156,13 +159,18 @@ class ContainerInstance(Container):
     """A QMP server in a container, reached over a unix socket in a shared folder."""
 
     def __init__(
-        self, name: str, image: str, argv_for: Callable[[Path], list[str]], read_timeout: float
+        self,
+        name: str,
+        image: str,
+        argv_for: Callable[[Path], list[str]],
+        read_timeout: float,
+        mounts: dict[Path, str] | None = None,
     ) -> None:
         self.read_timeout = read_timeout
         folder = socket_dir()
         self.socket = folder / "qmp.sock"
         inner = argv_for(Path(MOUNT) / "qmp.sock")
-        super().__init__(name, image, inner, self.socket.exists, folder=folder)
+        super().__init__(name, image, inner, self.socket.exists, folder=folder, mounts=mounts)
         self._own_folder = True
         settle(self)
 

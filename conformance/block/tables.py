@@ -8,8 +8,10 @@ turns the group's remaining cells into crash records.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from conformance.block import chain_table, front_ends, nbd_table, seed_table
 from conformance.block.fixture import BLOCK_DIR, BlockFixture, load
@@ -17,7 +19,7 @@ from conformance.block.records import CellRecord, crashed_cells
 from conformance.block.session import Session
 from conformance.block.views import make_view, storage_unavailable
 from conformance.divergences import Divergence
-from conformance.implementations import Implementation
+from conformance.implementations import Implementation, Instance
 from conformance.process import StartError
 
 FAMILIES = ("seed", "front-ends", "chain", "nbd-client")
@@ -95,6 +97,36 @@ def chain_cell(impl: Implementation, fixture: BlockFixture, cell: chain_table.Ce
         return chain_table.record(outcome, impl.name, impl.version)
 
 
+NBD_MOUNT = "/run/qconform-nbd"  # where a containerised client sees the NBD server's socket folder
+
+
+class _ContainerNbdStorage:
+    """Host storage facts for a client in a container: its socket path maps back to the host's."""
+
+    def __init__(self, host_folder: str) -> None:
+        from conformance.storage import HostStorage
+
+        self._host = HostStorage()
+        self._folder = host_folder
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._host, name)
+
+    def nbd_export(self, socket_path: str, export: str) -> object:
+        return self._host.nbd_export(socket_path.replace(NBD_MOUNT, self._folder, 1), export)
+
+
+def _client_launch(impl: Implementation, folder: str) -> Callable[[], Instance]:
+    """qsd@SUITE started with the NBD server's socket folder bind-mounted at NBD_MOUNT."""
+    from conformance.containers import ContainerInstance
+    from conformance.implementations import READ_TIMEOUT, qsd_argv
+
+    assert impl.binary is not None
+    image = impl.binary.rsplit(":", 1)[0]  # binary is IMAGE:TAG:qemu-storage-daemon
+    argv = qsd_argv("qemu-storage-daemon")
+    return lambda: ContainerInstance(impl.name, image, argv, READ_TIMEOUT, mounts={Path(folder): NBD_MOUNT})
+
+
 def nbd_group(impl: Implementation, server: str, mode: str) -> list[CellRecord]:
     from conformance.nbd.matrix import load_matrix
     from conformance.nbd.runner import running
@@ -105,13 +137,20 @@ def nbd_group(impl: Implementation, server: str, mode: str) -> list[CellRecord]:
     cells = list(nbd_table.cells(table, server, mode))
     records: list[CellRecord] = []
     with running(matrix.server(server), matrix, mode) as (_process, target):
+        socket = str(target.address)
         try:
-            session = Session(impl, HostStorage())
+            if impl.backend == "container":
+                folder = str(Path(socket).parent)
+                socket = f"{NBD_MOUNT}/{Path(socket).name}"
+                storage: Any = _ContainerNbdStorage(folder)
+                session = Session(impl, storage, launch=_client_launch(impl, folder))
+            else:
+                session = Session(impl, HostStorage())
         except (StartError, AssertionError, OSError) as err:
             return _crashed("nbd-client", impl, [nbd_table.columns(c) for c in cells], str(err))
         try:
             for index, cell in enumerate(cells):
-                outcome = nbd_table.run_cell(session, cell, index, str(target.address), matrix.export)
+                outcome = nbd_table.run_cell(session, cell, index, socket, matrix.export)
                 records.append(nbd_table.record(outcome, impl.name, impl.version))
         except (AssertionError, OSError) as err:
             report = session.instance.crash_report() or str(err)
@@ -138,6 +177,11 @@ def run_tables(
 ) -> tuple[list[CellRecord], list[Skipped]]:
     """Every family's cells on `impl`, each explained by a recorded divergence where one applies."""
     reason = unsupported(impl)
+    if reason is not None and impl.backend == "container" and "nbd-client" in families:
+        # The NBD client family needs only the server's socket folder mapped into the container.
+        client_records, client_skipped = _nbd_client_family(impl)
+        others = [Skipped(impl.name, family, reason) for family in families if family != "nbd-client"]
+        return [r.explain(known) for r in client_records], others + client_skipped
     if reason is not None:
         return [], [Skipped(impl.name, family, reason) for family in families]
     seed, chain = load(), load(BLOCK_DIR / "chain.json")
@@ -151,14 +195,23 @@ def run_tables(
     if "chain" in families and chain.chain_table is not None:
         records += [chain_cell(impl, chain, cell) for cell in chain_table.cells(chain.chain_table)]
     if "nbd-client" in families:
-        table = nbd_table.load_dimensions()
-        for server, missing in nbd_servers():
-            if missing is not None:
-                skipped.append(Skipped(impl.name, "nbd-client", f"{server}: {missing}"))
-                continue
-            for mode in table["modes"]:
-                records += nbd_group(impl, server, mode)
+        nbd_records, nbd_skipped = _nbd_client_family(impl)
+        records += nbd_records
+        skipped += nbd_skipped
     return [r.explain(known) for r in records], skipped
+
+
+def _nbd_client_family(impl: Implementation) -> tuple[list[CellRecord], list[Skipped]]:
+    table = nbd_table.load_dimensions()
+    records: list[CellRecord] = []
+    skipped: list[Skipped] = []
+    for server, missing in nbd_servers():
+        if missing is not None:
+            skipped.append(Skipped(impl.name, "nbd-client", f"{server}: {missing}"))
+            continue
+        for mode in table["modes"]:
+            records += nbd_group(impl, server, mode)
+    return records, skipped
 
 
 def _crashed(family: str, impl: Implementation, cells: list[dict[str, str]], report: str) -> list[CellRecord]:
