@@ -7,7 +7,8 @@ permissions (a writable export is a writer: an auto-read-only file node goes
 read-write where the storage allows, else "Could not open ..."), and only
 then asks the NBD server ("NBD server not running", a name in use). The
 list of exports is newest first; deleting one (no clients here) emits
-BLOCK_EXPORT_DELETED before the reply.
+BLOCK_EXPORT_DELETED before the reply; nbd-server-stop deletes them all,
+their events oldest first.
 """
 
 from __future__ import annotations
@@ -50,9 +51,7 @@ def nbd_server_start(graph: BlockGraph, args: QDict) -> None:
 def nbd_server_stop(graph: BlockGraph, args: QDict) -> None:
     if graph.nbd_socket is None:
         raise BlockError(NOT_RUNNING)
-    if len(graph.exports) > 1:  # the events come as each export's last reference drops
-        raise NotModelled("nbd-server-stop with several exports: the order of their events is not pinned")
-    for export in list(graph.exports):
+    for export in list(reversed(graph.exports)):  # seen on qsd 7.2: the oldest export's event first
         _remove(graph, export)
     graph.nbd_socket = None
 
@@ -76,6 +75,10 @@ def block_export_add(graph: BlockGraph, args: QDict) -> None:
     writable = args.get("writable") is True
     if writable and node.read_only:
         raise BlockError("Cannot export read-only node as writable")
+    if node.parents:  # an NBD export unshares resize, which a writable qcow2 needs on its file
+        raise NotModelled(
+            "block-export-add: exporting a node with parents (permission conflicts) is not modelled"
+        )
     if writable:
         _take_write(graph, node)
     if graph.nbd_socket is None:
@@ -115,8 +118,6 @@ def _remove(graph: BlockGraph, export: Export) -> None:
 
 def _take_write(graph: BlockGraph, node: Node) -> None:
     """A new writer on the node: what QEMU's permission update does to the nodes below."""
-    if node.parents:  # a qcow2 parent unshares writes on its file: conflicts are not modelled
-        raise NotModelled("block-export-add: a writable export of a node with parents is not modelled")
     if node.driver == "raw":
         child = node.file_child
         assert child is not None

@@ -171,6 +171,10 @@ class BlockGraph:
     def _attach(self, parent: Node, child: Node) -> None:
         if child.driver != "file" and parent.driver == "qcow2":
             raise NotModelled("blockdev-add: qcow2 over a format node is not modelled")
+        if any(export.node is child for export in self.exports):
+            raise NotModelled(
+                "blockdev-add: a parent over an exported node (permission conflicts) is not modelled"
+            )
         if parent.wants_write_on_file():
             self._grant_write(child)
         if any(_conflict(parent, other) or _conflict(other, parent) for other in child.parents):

@@ -33,6 +33,11 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         if any(parent.filter_of is found for parent in found.parents):
             raise BlockError("Need a root block node")
         raise NotModelled("block-commit: a device that is not a root node is not modelled")
+    exported = {export.node for export in graph.exports}
+    if found.backing is not None and exported & {
+        n for layer in chain(found) for n in (layer, *layer.children())
+    }:
+        raise NotModelled("block-commit: a chain with an exported node is not modelled")
     if args.get("top-node") in (None, device_name):
         active_commit.start(graph, args, found)
         return

@@ -2,7 +2,8 @@
 
 Rules add images (qcow2 chains, lone qcow2 and raw, on writable and read-only
 storage), delete nodes, reopen them read-only or read-write, start an active
-commit and complete or cancel it, and query the jobs. After every step the
+commit and complete or cancel it, query the jobs, export nodes over NBD
+(writable or read-only), remove exports, and stop or restart the NBD server. After every step the
 reply and its events must match the oracle's prediction, and so must
 query-named-block-nodes. At the end, every image no node ever had writable
 keeps every byte, and a base a commit reached "ready" for holds the top's data.
@@ -12,6 +13,9 @@ Rules only send what the oracle models: an abstention fails the run.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +28,7 @@ from block.session import Session, Step
 from block.stateful.pool import LAYOUT, Pool, make_pool
 from conformance.implementations import Implementation
 from conformance.storage import checksum, reads_pattern
+from reference.block.node import Node
 
 pytestmark = pytest.mark.slow
 KINDS = sorted(LAYOUT)
@@ -60,6 +65,19 @@ class GraphMachine(RuleBasedStateMachine):
         self.written: set[str] = set()  # paths some node had writable
         self.committed: set[str] = set()  # top kinds a commit reached "ready" for
         self.counter = 0
+        folder = Path(tempfile.mkdtemp(prefix="qcf-nbd-"))
+        self.cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+        self.socket = str(folder / "nbd.sock")
+        self.server(running=False)
+
+    def _exported(self, node: Node) -> bool:
+        return any(export.node is node for export in self.session.graph.exports)
+
+    def _writable_export(self, node: Node) -> bool:
+        return any(e.node is node and e.writable for e in self.session.graph.exports)
+
+    def _subtree(self, node: Node) -> list[Node]:
+        return [node, *(n for child in node.children() for n in self._subtree(child))]
 
     @property
     def graph_jobs(self) -> bool:
@@ -100,6 +118,9 @@ class GraphMachine(RuleBasedStateMachine):
         blocked = {n.name for job in self.session.graph.jobs.values() for n in job.blocked}
         if self.graph_jobs and name not in blocked:
             return  # QEMU drains the job's nodes on other deletions: not modelled
+        node = self.session.graph.find(name)
+        if node is not None and any(self._exported(n) for n in self._subtree(node)[1:]):
+            return  # an exported child outliving its parent: not modelled
         step = self._check(self.session.run({"execute": "blockdev-del", "arguments": {"node-name": name}}))
         if "return" in step.reply:
             self.kinds.pop(name, None)
@@ -115,6 +136,9 @@ class GraphMachine(RuleBasedStateMachine):
         image = self.pool.images[self.kinds[name]]
         if image.backing is not None:
             return  # its backing node is auto-named: the entry cannot name it
+        node = graph.find(name)
+        if image.driver == "raw" and node is not None and self._writable_export(node):
+            return  # a raw node passes its export's writes on: not modelled under a reopen
         entry = {"driver": image.driver, "node-name": name, "file": f"{name}f", "read-only": read_only}
         if image.driver == "qcow2":
             entry["backing"] = None
@@ -126,6 +150,9 @@ class GraphMachine(RuleBasedStateMachine):
         if not names:
             return
         name = data.draw(st.sampled_from(names))
+        node = self.session.graph.find(name)
+        if node is not None and node.backing is not None and any(map(self._exported, self._subtree(node))):
+            return  # a commit over an exported chain is not modelled
         self.counter += 1
         args = {"job-id": f"j{self.counter}", "device": name}
         step = self._check(self.session.run({"execute": "block-commit", "arguments": args}))
@@ -154,6 +181,35 @@ class GraphMachine(RuleBasedStateMachine):
         key = "id" if verb.startswith("job-") else "device"
         args = {} if verb == "query-block-jobs" else {key: "nojob"}
         self._check(self.session.run({"execute": verb, "arguments": args}))
+
+    @precondition(lambda self: not self.graph_jobs)
+    @rule(data=st.data(), writable=st.booleans())
+    def export(self, data: st.DataObject, writable: bool) -> None:
+        names = sorted(node.name for node in self.session.graph.nodes if not node.auto_named)
+        name = data.draw(st.sampled_from([*names, "missing"]))
+        node = self.session.graph.find(name)
+        if node is not None and node.parents:
+            return  # an export unshares resize, a writable qcow2 needs it: permission conflicts not modelled
+        self.counter += 1
+        args = {"type": "nbd", "id": f"e{self.counter}", "node-name": name, "writable": writable}
+        self._check(self.session.run({"execute": "block-export-add", "arguments": args}))
+        self._check(self.session.run({"execute": "query-block-exports"}))
+
+    @rule(data=st.data())
+    def unexport(self, data: st.DataObject) -> None:
+        ids = [export.id for export in self.session.graph.exports]
+        ident = data.draw(st.sampled_from([*ids, "missing"]))
+        self._check(self.session.run({"execute": "block-export-del", "arguments": {"id": ident}}))
+        self._check(self.session.run({"execute": "query-block-exports"}))
+
+    @rule(running=st.booleans())
+    def server(self, running: bool) -> None:
+        """Stop the NBD server (its exports go with it) or start it; either again gives an error."""
+        if running:
+            self._check(self.session.run({"execute": "nbd-server-stop"}))
+            return
+        address = {"type": "unix", "data": {"path": self.socket}}
+        self._check(self.session.run({"execute": "nbd-server-start", "arguments": {"addr": address}}))
 
     def teardown(self) -> None:
         with self.cleanup:  # the images and the mount go last, whatever the checks say
