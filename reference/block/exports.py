@@ -5,10 +5,13 @@ test): block-export-add checks the id (well formed, not in use), looks the
 node up, refuses a writable export of a read-only node, takes its
 permissions (a writable export is a writer: an auto-read-only file node goes
 read-write where the storage allows, else "Could not open ..."), and only
-then asks the NBD server ("NBD server not running", a name in use). The
-list of exports is newest first; deleting one (no clients here) emits
-BLOCK_EXPORT_DELETED before the reply; nbd-server-stop deletes them all,
-their events oldest first.
+then asks the NBD server ("NBD server not running", a name in use). An
+export takes read (and write) sharing everything; the NBD server then takes
+resize away from the others: on a node with parents either step can be a
+"Permission conflict" (reference/block/permissions.py). The list of exports
+is newest first; deleting one (no clients here, so mode safe and hard are
+alike) emits BLOCK_EXPORT_DELETED before the reply; nbd-server-stop deletes
+them all, their events oldest first.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.names import well_formed
 from reference.block.node import Node
+from reference.block.permissions import ALL, User, check, export_user, parent_user, users_of
 from reference.qobject.values import QDict, QObject
 
 EXPORT_OPTIONS = frozenset({"type", "id", "node-name", "writable", "name"})
+DELETE_MODES = ("safe", "hard")
 NOT_RUNNING = "NBD server not running"
 
 
@@ -31,6 +36,7 @@ class Export:
     node: Node
     name: str  # the NBD export name (default: the node's name)
     writable: bool
+    seq: int = 0  # when it attached to the node (permission checks go newest first)
 
 
 def nbd_server_start(graph: BlockGraph, args: QDict) -> None:
@@ -75,10 +81,9 @@ def block_export_add(graph: BlockGraph, args: QDict) -> None:
     writable = args.get("writable") is True
     if writable and node.read_only:
         raise BlockError("Cannot export read-only node as writable")
-    if node.parents:  # an NBD export unshares resize, which a writable qcow2 needs on its file
-        raise NotModelled(
-            "block-export-add: exporting a node with parents (permission conflicts) is not modelled"
-        )
+    seq = graph.next_seq()
+    # Attaching: the export shares everything yet, but may take what a parent unshares.
+    _check_users(graph, node, export_user(writable, seq, ALL))
     if writable:
         _take_write(graph, node)
     if graph.nbd_socket is None:
@@ -87,12 +92,13 @@ def block_export_add(graph: BlockGraph, args: QDict) -> None:
     name = given if isinstance(given, str) else node_name
     if any(export.name == name for export in graph.exports):
         raise BlockError(f"NBD server already has export named '{name}'")
-    graph.exports.insert(0, Export(ident, node, name, writable))
+    _check_users(graph, node, export_user(writable, seq))  # the NBD server takes resize away
+    graph.exports.insert(0, Export(ident, node, name, writable, seq))
 
 
 def block_export_del(graph: BlockGraph, args: QDict) -> None:
-    if "mode" in args:
-        raise NotModelled("block-export-del: mode is not modelled")
+    if "mode" in args and args.get("mode") not in DELETE_MODES:
+        raise NotModelled("block-export-del: an unknown mode")
     ident = args.get("id")
     export = next((e for e in graph.exports if e.id == ident), None)
     if export is None:
@@ -114,6 +120,17 @@ def query_block_exports(graph: BlockGraph, args: QDict) -> QObject:
 def _remove(graph: BlockGraph, export: Export) -> None:
     graph.exports.remove(export)
     graph.emit("BLOCK_EXPORT_DELETED", QDict({"id": export.id}))
+
+
+def _check_users(graph: BlockGraph, node: Node, new: User) -> None:
+    """The node's users with the new export among them; below a raw node, its file's users too."""
+    exports = graph.export_users()
+    check(node, [new, *users_of(node, exports)])
+    child = node.file_child
+    if node.driver == "raw" and child is not None:  # raw hands its users' permissions down
+        mine = f"node '{node.name}'"
+        raw = parent_user(node, [new, *users_of(node, exports)])
+        check(child, [raw if user.desc == mine else user for user in users_of(child, exports)])
 
 
 def _take_write(graph: BlockGraph, node: Node) -> None:

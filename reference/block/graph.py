@@ -16,7 +16,9 @@ from reference.block.names import check_new_name
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
 from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
+from reference.block.permissions import check, parent_user, users_of
 from reference.block.storage import FileFacts, StorageFacts
+from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.patterns import ANY_INT
 from reference.qobject.values import QDict, QNull
 
@@ -27,14 +29,23 @@ NULL_CO_SIZE = 1 << 30  # null-co's default size
 
 
 class BlockGraph:
-    def __init__(self, storage: StorageFacts) -> None:
+    def __init__(self, storage: StorageFacts, profile: Profile = QEMU_7_2) -> None:
         self.storage = storage
+        self.profile = profile  # whose query output to model (reference/block/query.py)
         self.nodes: list[Node] = []  # in the order QEMU registered them
         self._auto_names = 0
         self._events: list[tuple[str, QDict]] = []  # predicted events not yet handed out
         self.jobs: dict[str, ActiveCommitJob] = {}  # jobs waiting for the monitor, by id
         self.nbd_socket: str | None = None  # the NBD server's unix socket (None: not running)
         self.exports: list[Export] = []  # block exports, newest first
+        self._seq = 0  # counts attachments of users to nodes (permission checks go newest first)
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def export_users(self) -> list[tuple[Node, bool, int]]:
+        return [(export.node, export.writable, export.seq) for export in self.exports]
 
     def has_writer(self, node: Node) -> bool:
         """Someone writes through the node: a writable export, a writable qcow2, a raw passing one on."""
@@ -171,10 +182,9 @@ class BlockGraph:
     def _attach(self, parent: Node, child: Node) -> None:
         if child.driver != "file" and parent.driver == "qcow2":
             raise NotModelled("blockdev-add: qcow2 over a format node is not modelled")
-        if any(export.node is child for export in self.exports):
-            raise NotModelled(
-                "blockdev-add: a parent over an exported node (permission conflicts) is not modelled"
-            )
+        parent.file_seq = self.next_seq()
+        if any(export.node is child for export in self.exports):  # qsd 7.2: the new parent is checked first
+            check(child, [*users_of(child, self.export_users()), parent_user(parent, [])])
         if parent.wants_write_on_file():
             self._grant_write(child)
         if any(_conflict(parent, other) or _conflict(other, parent) for other in child.parents):
@@ -226,7 +236,8 @@ class BlockGraph:
         node = self.find(name)
         if node is None:
             raise BlockError(f"Failed to find node with node-name='{name}'")
-        if any(job.base is node for job in self.jobs.values()):  # the job's BlockBackend: checked first
+        # A BlockBackend on the node (-drive's, a job's) is checked first.
+        if node.backend is not None or any(job.base is node for job in self.jobs.values()):
             raise BlockError(f"Node {name} is in use")
         if node.blockers:
             if "#" in node.blockers[0]:

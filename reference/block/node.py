@@ -34,6 +34,8 @@ class Node:
     blockers: list[str] = field(default_factory=list)
     filter_of: Node | None = None  # a job's filter node: the node it sits above
     job_bitmap: int | None = None  # granularity of a mirror job's (anonymous, clean) dirty bitmap on it
+    backend: str | None = None  # the -drive BlockBackend holding the node (query-block's "device")
+    file_seq: int = 0  # when the node took its 'file' child (permission checks go newest first)
 
     def wants_write_on_file(self) -> bool:
         # qcow2 keeps metadata in its file: a writable qcow2 node writes there.

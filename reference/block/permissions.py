@@ -1,0 +1,89 @@
+"""QEMU's permission check between the users of one node, as far as exports make it visible.
+
+A node's users (QEMU's "parents": exports, format nodes over it as their
+'file', a -drive BlockBackend) each take permissions and share others. QEMU
+7.2 walks the users newest first, and for each pair (a, b) asks whether a
+shares everything b takes; the first pair that fails is the error, naming b
+as the one that requires and a as the one that unshares. Pinned on qsd 7.2:
+a read-only export next to a writable qcow2 parent (resize), a writable
+export next to a qcow2 parent, a qcow2 added over an exported node (write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from reference.block.errors import BlockError, NotModelled
+from reference.block.node import Node
+
+CONSISTENT_READ, WRITE, WRITE_UNCHANGED, RESIZE = 1, 2, 4, 8
+ALL = CONSISTENT_READ | WRITE | WRITE_UNCHANGED | RESIZE
+NAMES = ((CONSISTENT_READ, "consistent read"), (WRITE, "write"), (WRITE_UNCHANGED, "write unchanged"),
+         (RESIZE, "resize"))  # fmt: skip
+UNNAMED_DEVICE = "an unnamed block device"  # an export's BlockBackend has no name
+
+
+@dataclass(frozen=True)
+class User:
+    desc: str  # who, as QEMU names it: "node 'q'", "an unnamed block device"
+    role: str  # the child's role: "file", "root"
+    perm: int
+    shared: int
+    seq: int  # when it attached: newer users are checked first
+
+
+def perm_names(perm: int) -> str:
+    return ", ".join(name for bit, name in NAMES if perm & bit)
+
+
+def first_conflict(node: Node, users: Iterable[User]) -> str | None:
+    """QEMU's message for the first pair of users that cannot coexist on the node (None: they can)."""
+    ordered = sorted(users, key=lambda user: user.seq, reverse=True)
+    for a in ordered:
+        for b in ordered:
+            if a is b or b.perm & ~a.shared == 0:
+                continue
+            names = perm_names(b.perm & ~a.shared)
+            return (f"Permission conflict on node '{node.name}': permissions '{names}' are both"
+                    f" required by {b.desc} (uses node '{node.name}' as '{b.role}' child) and"
+                    f" unshared by {a.desc} (uses node '{node.name}' as '{a.role}' child).")  # fmt: skip
+    return None
+
+
+def check(node: Node, users: Iterable[User]) -> None:
+    message = first_conflict(node, users)
+    if message is not None:
+        raise BlockError(message)
+
+
+def parent_user(parent: Node, users_above: list[User]) -> User:
+    """A format node over `node` as its 'file' child (its backing users are not modelled)."""
+    if parent.driver == "qcow2":  # metadata: never shares write or resize; writes and resizes if writable
+        writes = 0 if parent.read_only else WRITE | RESIZE
+        return User(f"node '{parent.name}'", "file", CONSISTENT_READ | writes, ALL & ~(WRITE | RESIZE),
+                    parent.file_seq)  # fmt: skip
+    if parent.driver == "raw":  # passes its own users' permissions through unchanged
+        perm, shared = 0, ALL
+        for user in users_above:
+            perm, shared = perm | user.perm, shared & user.shared
+        return User(f"node '{parent.name}'", "file", perm, shared, parent.file_seq)
+    raise NotModelled(f"permissions of a {parent.driver} node on its file are not modelled")
+
+
+def export_user(writable: bool, seq: int, shared: int = ALL & ~RESIZE) -> User:
+    """An NBD export: reads, writes if writable; shares all but resize (QEMU takes resize away last)."""
+    return User(UNNAMED_DEVICE, "root", CONSISTENT_READ | (WRITE if writable else 0), shared, seq)
+
+
+def users_of(node: Node, exports: Iterable[tuple[Node, bool, int]]) -> list[User]:
+    """Everyone using the node: exports (node, writable, seq), format parents, a -drive BlockBackend."""
+    exports = list(exports)
+    found = [export_user(writable, seq) for exported, writable, seq in exports if exported is node]
+    if node.backend is not None:  # seen on qemu-system 7.2: rw and ro exports of a -drive node both work
+        found.append(User(f"block device '{node.backend}'", "root", CONSISTENT_READ, ALL, 0))
+    for parent in node.parents:
+        if parent.file_child is not node or parent.backing is node:
+            raise NotModelled("permissions of backing and job users are not modelled")
+        found.append(parent_user(parent, users_of(parent, exports)))
+    return found
