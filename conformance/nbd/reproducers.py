@@ -10,12 +10,12 @@ import contextlib
 import socket
 from collections.abc import Callable
 
-from conformance.nbd.probes import Target
+from conformance.nbd.probes import NO_SUCH_EXPORT, Target
 from conformance.nbd.probes_tx import BAD_MAGIC
-from conformance.nbd.session import ProbeError, Session
+from conformance.nbd.session import ProbeError, Session, parse_info_export
 from reference.nbd import constants as c
 from reference.nbd import wire
-from reference.nbd.client import Chunk, SimpleReply
+from reference.nbd.client import Chunk, ConnectionClosed, OptionReply, SimpleReply
 
 Reproducer = Callable[[Target], tuple[bool, str]]
 DISC_TRIES = 60  # the nbdkit race is intermittent; a connection that closes at once costs milliseconds
@@ -87,10 +87,91 @@ def disc_stalls(t: Target) -> tuple[bool, str]:
     return False, f"closed after DISC on all {DISC_TRIES} connections"
 
 
+def client_flags_ignored(t: Target) -> tuple[bool, str]:
+    """Client flags with unknown bit 20: the NBD_OPT_LIST that follows is answered, no close."""
+    with t.session() as s:
+        s.handshake(1 << 20 | c.FLAG_C_FIXED_NEWSTYLE)
+        s.send(s.client.option(c.OPT_LIST))
+        event = s.next_event(3.0)
+    return isinstance(event, OptionReply), f"after client flags 0x00100001, NBD_OPT_LIST: {event}"
+
+
+def abort_closed_unanswered(t: Target) -> tuple[bool, str]:
+    """NBD_OPT_ABORT: the connection ends with no option reply at all (no NBD_REP_ACK)."""
+    with t.session() as s:
+        s.handshake()
+        s.send(s.client.option(c.OPT_ABORT))
+        event = s.next_event(3.0)
+    return isinstance(event, ConnectionClosed), f"NBD_OPT_ABORT answered by {event}"
+
+
+def info_size_zero(t: Target) -> tuple[bool, str]:
+    """NBD_OPT_INFO then an identical NBD_OPT_GO: INFO says size 0, GO the real size, same flags."""
+    with t.session() as s:
+        s.handshake()
+        data = wire.info_request_data(t.export, [c.INFO_NAME, c.INFO_BLOCK_SIZE])
+        info = [e for e in map(parse_info_export, s.option(c.OPT_INFO, data)) if e is not None]
+        go = [e for e in map(parse_info_export, s.option(c.OPT_GO, data)) if e is not None]
+    if not (info and go):
+        return False, f"NBD_INFO_EXPORT missing: INFO {info}, GO {go}"
+    (info_size, info_flags), (go_size, go_flags) = info[0], go[0]
+    shows = info_size == 0 and go_size == len(t.original) and info_flags == go_flags
+    return shows, f"INFO size {info_size} flags {info_flags:#x}; GO size {go_size} flags {go_flags:#x}"
+
+
+def unknown_export_served(t: Target) -> tuple[bool, str]:
+    """NBD_OPT_INFO for a name the server was never given: INFO and ACK, with the real export's size."""
+    with t.session() as s:
+        s.handshake()
+        replies = s.option(c.OPT_INFO, wire.info_request_data(NO_SUCH_EXPORT, []))
+    exports = [e for e in map(parse_info_export, replies) if e is not None]
+    acked = bool(replies) and replies[-1].reply == c.REP_ACK
+    shows = acked and len(exports) == 1 and exports[0][0] == len(t.original)
+    names = ", ".join(c.reply_name(r.reply) for r in replies)
+    return shows, f"NBD_OPT_INFO {NO_SUCH_EXPORT!r}: {names}; exports {exports}"
+
+
+def _refusals(t: Target, attempts: list[tuple[str, int, int, int, bytes]]) -> tuple[bool, str]:
+    """Each command, structured replies on: EINVAL, with QEMU's own message naming the real cause."""
+    seen: list[str] = []
+    shows = True
+    with t.opened(structured=True) as s:
+        for name, cmd, offset, length, payload in attempts:
+            reply = s.command(cmd, offset, length, payload=payload)
+            seen.append(f"{name}: {c.error_name(reply.error)} {reply.message!r}")
+            shows = shows and reply.error == c.EINVAL
+        unchanged = s.command(c.CMD_READ, 0, 8192).data == t.original[:8192]
+    return shows and unchanged, "; ".join(seen) + f"; data unchanged: {unchanged}"
+
+
+def read_only_einval(t: Target) -> tuple[bool, str]:
+    """A read-only export: WRITE, TRIM and WRITE_ZEROES fail with EINVAL (not EPERM)."""
+    return _refusals(
+        t,
+        [
+            ("write", c.CMD_WRITE, 0, 4096, b"\xa5" * 4096),
+            ("trim", c.CMD_TRIM, 0, 4096, b""),
+            ("write zeroes", c.CMD_WRITE_ZEROES, 4096, 4096, b""),
+        ],
+    )
+
+
+def write_past_end_einval(t: Target) -> tuple[bool, str]:
+    """A writable export: a WRITE of 1024 at size-512 fails with EINVAL (not ENOSPC)."""
+    size = len(t.original)
+    return _refusals(t, [("write past the end", c.CMD_WRITE, size - 512, 1024, bytes(1024))])
+
+
 REPRODUCERS: dict[str, Reproducer] = {
     "bad-magic-answered": bad_magic_answered,
     "read-error-simple": read_error_simple,
     "df-read-refused": df_read_refused,
     "fua-unadvertised-accepted": fua_unadvertised_accepted,
     "disc-stalls": disc_stalls,
+    "client-flags-ignored": client_flags_ignored,
+    "abort-closed-unanswered": abort_closed_unanswered,
+    "info-size-zero": info_size_zero,
+    "unknown-export-served": unknown_export_served,
+    "read-only-einval": read_only_einval,
+    "write-past-end-einval": write_past_end_einval,
 }
