@@ -93,6 +93,8 @@ def matches(expected: Any, observed: Any) -> bool:
     if isinstance(expected, Wildcard):
         if expected.kind == "int":
             return isinstance(observed, Num) and observed.text.lstrip("-").isdigit()
+        if expected.kind == "object":
+            return isinstance(observed, Obj)
         return isinstance(observed, str)
     if isinstance(expected, Obj):
         return (

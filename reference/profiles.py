@@ -38,6 +38,13 @@ class Profile:
     # Why size forms whose reading changed after 7.2 (hex with a suffix, a sign, a bare
     # fraction) are not predicted for this version, if they are not.
     size_forms_unmodelled: str = ""
+    # query-named-block-nodes (BlockDeviceInfo, ImageInfo) as the version's schema has it:
+    # 10.0 adds "active" after backing_file_depth and puts format-specific before
+    # backing-image; 11.1 adds "children" before "active" and ImageInfo's "limits".
+    node_info_active: bool = False
+    node_info_children: bool = False
+    image_limits: bool = False
+    format_specific_first: bool = False
 
 
 QEMU_7_2 = Profile(
@@ -55,6 +62,9 @@ QEMU_7_2 = Profile(
 # without a warning, calls "-1" and "-0" out of range, and reads ".5k" as 512.
 _AFTER_8 = {
     "removed_migrate_parameters": ("compress-level",),
+    # Seen on qsd 10.0.13 and 11.1.3 (tests/block/test_nbd_client_table.py).
+    "node_info_active": True,
+    "format_specific_first": True,
     "size_forms_unmodelled": "qemu_strtosz after 8.1 (sign, bare fraction, hex + suffix) not modelled",
 }
 
@@ -68,6 +78,8 @@ PROFILES: dict[str, Profile] = {
         major=11,
         minor=1,
         json_dialect="11.1",
+        node_info_children=True,
+        image_limits=True,
         **_AFTER_8,  # type: ignore[arg-type]
     ),
     "3.1": replace(

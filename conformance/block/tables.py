@@ -21,6 +21,7 @@ from conformance.block.views import make_view, storage_unavailable
 from conformance.divergences import Divergence
 from conformance.implementations import Implementation, Instance
 from conformance.process import StartError
+from reference.profiles import Flavour
 
 FAMILIES = ("seed", "front-ends", "chain", "nbd-client")
 
@@ -117,13 +118,13 @@ class _ContainerNbdStorage:
 
 
 def _client_launch(impl: Implementation, folder: str) -> Callable[[], Instance]:
-    """qsd@SUITE started with the NBD server's socket folder bind-mounted at NBD_MOUNT."""
+    """FAMILY@SUITE started with the NBD server's socket folder bind-mounted at NBD_MOUNT."""
     from conformance.containers import ContainerInstance
-    from conformance.implementations import READ_TIMEOUT, qsd_argv
+    from conformance.implementations import READ_TIMEOUT, qemu_system_argv, qsd_argv
 
     assert impl.binary is not None
-    image = impl.binary.rsplit(":", 1)[0]  # binary is IMAGE:TAG:qemu-storage-daemon
-    argv = qsd_argv("qemu-storage-daemon")
+    image, program = impl.binary.rsplit(":", 1)  # binary is IMAGE:TAG:PROGRAM
+    argv = (qsd_argv if impl.flavour is Flavour.STORAGE_DAEMON else qemu_system_argv)(program)
     return lambda: ContainerInstance(impl.name, image, argv, READ_TIMEOUT, mounts={Path(folder): NBD_MOUNT})
 
 

@@ -6,6 +6,10 @@ values are zero and the cache mode is blockdev-add's default (writeback,
 no O_DIRECT, flushes), because the model rejects options that change them.
 Verified on qsd 7.2: with flat=true backing_file_depth is 0 and no
 backing-image is given; without it both follow the whole backing chain.
+Later versions' members come from the graph's profile: "active" (10.0; always
+true, the model never inactivates a node), "children" (11.1: newest child
+first) and ImageInfo's "limits" (11.1: the host's and the NBD server's
+numbers, so only its presence is predicted).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from typing import Any
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.node import Node
-from reference.qobject.patterns import ANY_STRING
+from reference.profiles import QEMU_7_2, Profile
+from reference.qobject.patterns import ANY_OBJECT, ANY_STRING
 from reference.qobject.values import QDict, QObject, qnull
 
 SECTOR = 512
@@ -29,7 +34,7 @@ def named_block_nodes(graph: BlockGraph, flat: bool = False) -> list[QObject]:
     for node in graph.nodes:
         if node.stale:  # a job wrote the image: QEMU reports what is there now
             graph.refresh_facts(node)
-    return [device_info(node, flat) for node in reversed(graph.nodes)]
+    return [device_info(node, flat, graph.profile) for node in reversed(graph.nodes)]
 
 
 def chain_depth(node: Node) -> int:
@@ -39,7 +44,7 @@ def chain_depth(node: Node) -> int:
     return depth
 
 
-def device_info(node: Node, flat: bool = False) -> QDict:
+def device_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> QDict:
     info = QDict()
     info.put("file", display_filename(node))
     info.put("node-name", ANY_STRING if node.auto_named else node.name)
@@ -48,11 +53,15 @@ def device_info(node: Node, flat: bool = False) -> QDict:
     if node.backing is not None and node.filter_of is None:  # a filter has no backing file name
         info.put("backing_file", display_filename(node.backing))
     info.put("backing_file_depth", 0 if flat else chain_depth(node))
+    if profile.node_info_children:
+        info.put("children", [child_info(node, child) for child in reversed(node.children())])
+    if profile.node_info_active:
+        info.put("active", True)
     info.put("encrypted", False)
     info.put("detect_zeroes", "off")
     for member in THROTTLE_MEMBERS:
         info.put(member, 0)
-    info.put("image", image_info(node, flat))
+    info.put("image", image_info(node, flat, profile))
     info.put("cache", QDict({"writeback": True, "direct": False, "no-flush": False}))
     info.put("write_threshold", 0)
     if node.job_bitmap is not None:
@@ -64,10 +73,15 @@ def device_info(node: Node, flat: bool = False) -> QDict:
     return info
 
 
-def image_info(node: Node, flat: bool = False) -> QDict:
+def child_info(parent: Node, child: Node) -> QDict:
+    role = "backing" if child is parent.backing else "file"
+    return QDict({"child": role, "node-name": ANY_STRING if child.auto_named else child.name})
+
+
+def image_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> QDict:
     assert node.facts is not None, "an opened node has its file's facts"
     if node.filter_of is not None:
-        return filter_image_info(node, node.filter_of, flat)
+        return filter_image_info(node, node.filter_of, flat, profile)
     image = QDict()
     image.put("filename", display_filename(node))
     image.put("format", node.driver)
@@ -85,27 +99,34 @@ def image_info(node: Node, flat: bool = False) -> QDict:
                 image.put("full-backing-filename", node.image.full_backing_file)
             if node.image.backing_format is not None:
                 image.put("backing-filename-format", node.image.backing_format)
-        if node.backing is not None and not flat:
-            image.put("backing-image", image_info(node.backing))
+        if profile.image_limits:
+            image.put("limits", ANY_OBJECT)
+        backing = node.backing if not flat else None
+        if backing is not None and not profile.format_specific_first:
+            image.put("backing-image", image_info(backing, profile=profile))
         if node.image.format_specific is not None:
             image.put("format-specific", json_to_qobject(node.image.format_specific))
+        if backing is not None and profile.format_specific_first:
+            image.put("backing-image", image_info(backing, profile=profile))
     else:
         image.put("virtual-size", sectors_rounded(node.facts.size))
+        if profile.image_limits:
+            image.put("limits", ANY_OBJECT)
     return image
 
 
-def filter_image_info(node: Node, below: Node, flat: bool) -> QDict:
+def filter_image_info(node: Node, below: Node, flat: bool, profile: Profile = QEMU_7_2) -> QDict:
     """A job's filter: get_info, size and allocation are the filtered node's; no header of its own."""
-    inner = image_info(below, True)
+    inner = image_info(below, True, profile)
     image = QDict()
     image.put("filename", display_filename(node))
     image.put("format", node.driver)
-    for key in ("dirty-flag", "actual-size", "virtual-size", "cluster-size"):
+    for key in ("dirty-flag", "actual-size", "virtual-size", "cluster-size", "limits"):
         value = inner.get(key)
         if value is not None:
             image.put(key, value)
     if not flat:
-        image.put("backing-image", image_info(below))
+        image.put("backing-image", image_info(below, profile=profile))
     return image
 
 

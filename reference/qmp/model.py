@@ -43,7 +43,7 @@ class ProcessModel:
 
     def attach_storage(self, storage: StorageFacts) -> BlockGraph:
         """Model a process that sees this storage: a fresh, empty block graph."""
-        self.block = BlockGraph(storage)
+        self.block = BlockGraph(storage, self.profile)
         return self.block
 
     def timestamp(self) -> QDict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Wildcard:
-    kind: str  # "int" or "string"
+    kind: str  # "int", "string" or "object" (a dict whose members the oracle does not model)
 
     def __repr__(self) -> str:
         return f"<any {self.kind}>"
@@ -19,3 +19,4 @@ class Wildcard:
 
 ANY_INT = Wildcard("int")
 ANY_STRING = Wildcard("string")
+ANY_OBJECT = Wildcard("object")

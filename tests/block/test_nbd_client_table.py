@@ -24,7 +24,7 @@ TABLE = load_dimensions()
 
 
 @pytest.mark.parametrize("server", UNIX_SERVERS)
-@pytest.mark.parametrize("impl_name", ["qsd", "qemu-system", "qsd@bookworm"])
+@pytest.mark.parametrize("impl_name", ["qsd", "qemu-system", "qsd@bookworm", "qsd@trixie", "qsd@sid"])
 def test_nbd_client_table(impl_name: str, server: str) -> None:
     impl = _container_implementation(impl_name) if "@" in impl_name else real_implementation(impl_name)
     reason = missing_reason(MATRIX.server(server))
