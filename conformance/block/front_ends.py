@@ -5,7 +5,9 @@ same options as blockdev-add (keyval); -drive if=none has its own defaults
 (auto-read-only=on, nodes QEMU names itself, a BlockBackend "none0"). A node
 that opens is then read back with query-named-block-nodes (and, for -drive,
 query-block for the BlockBackend); a refused option is an exit status and a
-line on stderr, both predicted by reference/block/drive.py.
+line on stderr, both predicted by reference/block/drive.py. On a node that
+opened, the cell then goes through the seed's steps over QMP (export rw and
+ro, reopen rw and ro, blockdev-del), the oracle told which names QEMU made up.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 
 from conformance.block.command_line import CommandLineInstance, Exited, argv_for, start
 from conformance.block.records import STORAGE_SETUP, CellRecord, cell_id, opened, status_of
-from conformance.block.seed_table import Cell, columns
-from conformance.block.session import Session
+from conformance.block.seed_table import STEPS, Cell, columns, nbd_socket, step_outcome, try_steps
+from conformance.block.session import Session, Step
 from conformance.block.views import StorageView
 from conformance.implementations import Implementation
 from conformance.runner import CRASH, PASS
@@ -27,6 +29,7 @@ from conformance.snapshots import model_from_file
 from reference.block.drive import (
     AUTO_NODE_NAME,
     EXIT_STATUS,
+    adopt_names,
     command_line_error,
     open_blockdev,
     open_drive,
@@ -127,7 +130,7 @@ def run_cell(impl: Implementation, view: StorageView, cell: Cell, front_end: str
     started = start(impl, [front_end, value], view.uid)
     if isinstance(started, Exited):
         return _judge_exit(record, expected, started)
-    return _judge_running(record, expected, impl, view, started, front_end, value)
+    return _judge_running(record, expected, impl, view, started, cell, front_end, value)
 
 
 def _judge_exit(record: CellRecord, expected: Prediction, ended: Exited) -> CellRecord:
@@ -148,6 +151,7 @@ def _judge_running(
     impl: Implementation,
     view: StorageView,
     instance: CommandLineInstance,
+    cell: Cell,
     front_end: str,
     value: str,
 ) -> CellRecord:
@@ -160,14 +164,19 @@ def _judge_running(
             return _judge_exit(record, expected, ended)
         record.status, record.observed, record.detail = CRASH, "no monitor", str(err)
         return record
+    checks: list[Step] = []
     try:
         query = session.run({"execute": "query-named-block-nodes"})
         nodes = query.reply.get("return", [])
         blocks = session.ask({"execute": "query-block"}).get("return", []) if front_end == "-drive" else []
+        root_name = ROOT if front_end != "-drive" else _inserted(blocks)
+        root = next((n for n in nodes if n.get("node-name") == root_name), None)
+        if root is not None and expected.abstained is None:
+            steps = _steps(session, view, cell, root["node-name"], nodes, checks)
+            record.steps = {label: step_outcome(steps.get(label)) for label in STEPS}
+            checks += steps.values()
     finally:
         session.close()
-    root_name = ROOT if front_end != "-drive" else _inserted(blocks)
-    root = next((n for n in nodes if n.get("node-name") == root_name), None)
     record.observed = opened(None if root is None else root["ro"], _asked(record))
     wrong = _name_problems(nodes, front_end)
     if front_end == "-drive":
@@ -175,13 +184,43 @@ def _judge_running(
         if backends != [expected.backend]:
             wrong.append(f"BlockBackends {backends}, expected [{expected.backend!r}]")
         record.observed += f", BlockBackend {', '.join(map(str, backends))}"
-    agrees = expected.error is None and expected.abstained is None and query.agrees and not wrong
+    bad = [step for step in checks if not step.agrees]
+    agrees = expected.error is None and expected.abstained is None and query.agrees and not wrong and not bad
     if expected.backend is not None:
         record.predicted += f", BlockBackend {expected.backend}"
     record.status = status_of(agrees)
     if not agrees:
         record.detail = "\n".join([*wrong, *([] if query.agrees else [query.describe()])])
+        record.detail += "".join("\n" + step.describe() for step in bad)
+    record.reproducer += [f"# then over QMP: {line}" for line in session.sent]
     return record
+
+
+def _steps(
+    session: Session, view: StorageView, cell: Cell, root: str, nodes: list[dict[str, Any]],
+    checks: list[Step],
+) -> dict[str, Step]:  # fmt: skip
+    """The seed's steps on the command line's root node; the oracle learns QEMU's own names first."""
+    observed = [str(n["node-name"]) for n in nodes if n["node-name"] != root]
+    graph = session.graph
+    oracle_root = next((n for n in graph.nodes if n.monitor_owned or n.backend is not None), None)
+    others = [n.name for n in graph.nodes if n is not oracle_root and n.auto_named]
+    names = dict(zip(others, observed, strict=False)) if len(others) == len(observed) else {}
+    if oracle_root is not None and oracle_root.auto_named:
+        names[oracle_root.name] = root
+    adopt_names(graph, names)
+    child = observed[0] if observed else None
+    path = view.paths[cell.image]
+
+    def reopen(read_only: bool) -> dict[str, Any]:
+        entry = cell.reopen(root, path, read_only)
+        if child is not None:
+            entry["file"] = child
+        return entry
+
+    address = {"type": "unix", "data": {"path": nbd_socket(view.paths)}}
+    checks.append(session.run({"execute": "nbd-server-start", "arguments": {"addr": address}}))
+    return try_steps(session, root, "e0", reopen, checks)
 
 
 def _asked(record: CellRecord) -> bool | None:

@@ -11,9 +11,10 @@ storage's scratch folder.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,18 +104,27 @@ def run_cell(session: Session, cell: Cell, index: int, paths: dict[str, str]) ->
     ro, predicted = _ro(query.reply, name), predicted_ro(query, name)
     steps: dict[str, Step] = {}
     if "return" in add.reply:
-        for label, writable in (("export rw", True), ("export ro", False)):
-            export = {"type": "nbd", "id": f"e{index}", "node-name": name, "writable": writable}
-            steps[label] = session.run({"execute": "block-export-add", "arguments": export})
-            if "return" in steps[label].reply:
-                checks.append(session.run({"execute": "query-block-exports"}))
-                checks.append(session.run({"execute": "block-export-del", "arguments": {"id": f"e{index}"}}))
-        for label, read_only in (("reopen rw", False), ("reopen ro", True)):
-            entry = cell.reopen(name, path, read_only)
-            steps[label] = session.run({"execute": "blockdev-reopen", "arguments": {"options": [entry]}})
-            checks.append(session.run({"execute": "query-named-block-nodes"}))
-        checks.append(session.run({"execute": "blockdev-del", "arguments": {"node-name": name}}))
+        steps = try_steps(session, name, f"e{index}", functools.partial(cell.reopen, name, path), checks)
     return Outcome(cell, add, query, ro, predicted, tuple(session.sent[first:]), steps, tuple(checks))
+
+
+def try_steps(
+    session: Session, name: str, export_id: str, reopen: Callable[[bool], dict[str, Any]], checks: list[Step]
+) -> dict[str, Step]:
+    """Export the node rw and ro, reopen it rw and ro, delete it: the STEPS by label (others go to checks)."""
+    steps: dict[str, Step] = {}
+    for label, writable in (("export rw", True), ("export ro", False)):
+        export = {"type": "nbd", "id": export_id, "node-name": name, "writable": writable}
+        steps[label] = session.run({"execute": "block-export-add", "arguments": export})
+        if "return" in steps[label].reply:
+            checks.append(session.run({"execute": "query-block-exports"}))
+            checks.append(session.run({"execute": "block-export-del", "arguments": {"id": export_id}}))
+    for label, read_only in (("reopen rw", False), ("reopen ro", True)):
+        entry = reopen(read_only)
+        steps[label] = session.run({"execute": "blockdev-reopen", "arguments": {"options": [entry]}})
+        checks.append(session.run({"execute": "query-named-block-nodes"}))
+    steps["del"] = session.run({"execute": "blockdev-del", "arguments": {"node-name": name}})
+    return steps
 
 
 def columns(cell: Cell, front_end: str = "blockdev-add") -> dict[str, str]:

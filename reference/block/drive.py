@@ -81,10 +81,19 @@ def open_drive(graph: BlockGraph, drive: Drive) -> Node:
     created: list[Node] = []
     try:
         # The graph's own open: -drive needs a root without a node-name, which blockdev-add refuses.
-        return graph._open(drive.options, Flags(), created, None)
+        root = graph._open(drive.options, Flags(), created, None)
     except (BlockError, NotModelled):
         graph._forget(created)
         raise
+    root.backend = drive.backend  # a parent: blockdev-del answers "in use"
+    return root
+
+
+def adopt_names(graph: BlockGraph, names: dict[str, str]) -> None:
+    """Give the nodes QEMU named itself the names it picked (random digits the model cannot know)."""
+    for node in graph.nodes:
+        if node.auto_named and node.name in names:
+            node.name = names[node.name]
 
 
 def keyval_options(text: str) -> QDict:

@@ -120,6 +120,9 @@ def query_block_exports(graph: BlockGraph, args: QDict) -> QObject:
 def _remove(graph: BlockGraph, export: Export) -> None:
     graph.exports.remove(export)
     graph.emit("BLOCK_EXPORT_DELETED", QDict({"id": export.id}))
+    node = export.node  # a child whose parent was deleted under the export goes with it
+    if node in graph.nodes and not node.parents and not node.monitor_owned and not graph.exported(node):
+        graph.drop(node)
 
 
 def _check_users(graph: BlockGraph, node: Node, new: User) -> None:

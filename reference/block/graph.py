@@ -60,6 +60,9 @@ class BlockGraph:
             for parent in node.parents
         )
 
+    def exported(self, node: Node) -> bool:
+        return any(export.node is node for export in self.exports)
+
     def emit(self, name: str, data: QDict) -> None:
         self._events.append((name, data))
 
@@ -236,8 +239,12 @@ class BlockGraph:
         node = self.find(name)
         if node is None:
             raise BlockError(f"Failed to find node with node-name='{name}'")
-        # A BlockBackend on the node (-drive's, a job's) is checked first.
-        if node.backend is not None or any(job.base is node for job in self.jobs.values()):
+        # A BlockBackend on the node (-drive's, an export's, a job's) is checked first.
+        if (
+            node.backend is not None
+            or self.exported(node)
+            or any(job.base is node for job in self.jobs.values())
+        ):
             raise BlockError(f"Node {name} is in use")
         if node.blockers:
             if "#" in node.blockers[0]:
@@ -249,8 +256,6 @@ class BlockGraph:
             raise BlockError(f"Node {name} is not owned by the monitor")
         if node.parents:
             raise BlockError(f"Block device {name} is in use")
-        if any(export.node in _descendants(node) for export in self.exports):
-            raise NotModelled("blockdev-del: an exported child outliving its parent is not modelled")
         self._drop(node)
 
     def drop(self, node: Node) -> None:
@@ -279,7 +284,8 @@ class BlockGraph:
             self.unblock_backing(node.backing, node)
         for child in node.children():
             child.parents.remove(node)
-            if not child.parents and not child.monitor_owned:
+            # qsd 7.2: an exported child outlives its parent until its export goes
+            if not child.parents and not child.monitor_owned and not self.exported(child):
                 self._drop(child)
 
 

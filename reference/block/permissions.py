@@ -11,7 +11,7 @@ export next to a qcow2 parent, a qcow2 added over an exported node (write).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from reference.block.errors import BlockError, NotModelled
@@ -57,10 +57,11 @@ def check(node: Node, users: Iterable[User]) -> None:
         raise BlockError(message)
 
 
-def parent_user(parent: Node, users_above: list[User]) -> User:
-    """A format node over `node` as its 'file' child (its backing users are not modelled)."""
+def parent_user(parent: Node, users_above: list[User], read_only: bool | None = None) -> User:
+    """A format node over `node` as its 'file' child (its backing users are not modelled);
+    read_only: the parent's flag after a reopen (default: as it is)."""
     if parent.driver == "qcow2":  # metadata: never shares write or resize; writes and resizes if writable
-        writes = 0 if parent.read_only else WRITE | RESIZE
+        writes = 0 if (parent.read_only if read_only is None else read_only) else WRITE | RESIZE
         return User(f"node '{parent.name}'", "file", CONSISTENT_READ | writes, ALL & ~(WRITE | RESIZE),
                     parent.file_seq)  # fmt: skip
     if parent.driver == "raw":  # passes its own users' permissions through unchanged
@@ -76,8 +77,12 @@ def export_user(writable: bool, seq: int, shared: int = ALL & ~RESIZE) -> User:
     return User(UNNAMED_DEVICE, "root", CONSISTENT_READ | (WRITE if writable else 0), shared, seq)
 
 
-def users_of(node: Node, exports: Iterable[tuple[Node, bool, int]]) -> list[User]:
-    """Everyone using the node: exports (node, writable, seq), format parents, a -drive BlockBackend."""
+def users_of(
+    node: Node, exports: Iterable[tuple[Node, bool, int]], read_only: Mapping[Node, bool] | None = None
+) -> list[User]:
+    """Everyone using the node: exports (node, writable, seq), format parents, a -drive BlockBackend;
+    read_only: the parents' flags a reopen would set."""
+    flags = read_only or {}
     exports = list(exports)
     found = [export_user(writable, seq) for exported, writable, seq in exports if exported is node]
     if node.backend is not None:  # seen on qemu-system 7.2: rw and ro exports of a -drive node both work
@@ -85,5 +90,5 @@ def users_of(node: Node, exports: Iterable[tuple[Node, bool, int]]) -> list[User
     for parent in node.parents:
         if parent.file_child is not node or parent.backing is node:
             raise NotModelled("permissions of backing and job users are not modelled")
-        found.append(parent_user(parent, users_of(parent, exports)))
+        found.append(parent_user(parent, users_of(parent, exports, flags), flags.get(parent)))
     return found

@@ -5,11 +5,12 @@ off, auto-read-only off); children must be named as they are (inline
 children, new children and changed backing links are not modelled). The
 entries are looked up first ("node-name not specified", "Failed to find node
 with node-name='%s'"), then prepared in order ("Cannot change the option
-'%s'", a file node that cannot be opened read-write), then permissions are
-checked on the new graph: a writable qcow2 over a node it leaves read-only gets
-"Block node is read-only", a node made read-only under a writer "Read-only
-block node '%s' cannot support read-write users". An empty list crashes qsd
-7.2 (the reply never comes): not modelled.
+'%s'", also 'node-name' for a node QEMU named itself, a file node that
+cannot be opened read-write), then permissions are checked on the new
+graph: a writable qcow2 over a node it leaves read-only gets "Block node is
+read-only", a node made read-only under a writer "Read-only block node '%s'
+cannot support read-write users". An empty list crashes qsd 7.2 (the reply
+never comes): not modelled.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from reference.block.graph import BlockGraph
 from reference.block.job import inheriting
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
+from reference.block.permissions import first_conflict, users_of
 from reference.qobject.values import QDict, QNull
 
 
@@ -60,6 +62,12 @@ def _target(graph: BlockGraph, entry: QDict) -> Node:
 def _prepare(node: Node, entry: QDict) -> Flags:
     if node.driver == "nbd" or any(child.driver == "nbd" for child in node.children()):
         raise NotModelled("blockdev-reopen: nodes over nbd are not modelled")
+    if node.auto_named:  # qemu-system 7.2: a name QEMU made up was no option, so naming it "changes" it
+        if entry.get("driver") != node.driver or (
+            "filename" in entry and entry.get("filename") != node.filename
+        ):
+            raise NotModelled("blockdev-reopen: which changed option QEMU names first is not modelled")
+        raise BlockError("Cannot change the option 'node-name'")
     if entry.get("driver") != node.driver:
         raise BlockError("Cannot change the option 'driver'")
     driver_of(entry)  # options the model does not know abstain
@@ -136,6 +144,11 @@ def _check_permissions(graph: BlockGraph, new: dict[Node, Flags]) -> None:
                 _check_open(graph, child, flags, writer=True)
             except BlockError as err:
                 errors.append(err.desc)
+    after = {node: f.read_only for node, f in new.items()}
+    for node in dict.fromkeys(export.node for export in graph.exports):  # an export unshares resize
+        conflict = first_conflict(node, users_of(node, graph.export_users(), after))
+        if conflict is not None:  # qsd 7.2: a qcow2 reopened read-write over a read-only export
+            errors.append(conflict)
     if len(set(errors)) > 1:
         raise NotModelled("blockdev-reopen: which of several permission errors QEMU reports is not modelled")
     if errors:

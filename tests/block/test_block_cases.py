@@ -2,7 +2,8 @@
 
 fixtures/block/regressions.json holds the transcripts of oracle bugs found by
 the stateful test and the active commit's job commands; an active commit
-needs allocation facts, so the storage answers qemu-img map too.
+needs allocation facts, so the storage answers qemu-img map too. "@nbd-socket"
+is the NBD server's socket (exports and their permission conflicts).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from block.conftest import StorageView, real_implementation
 from block.stateful.pool import PoolStorage
 from conformance.block.fixture import BLOCK_DIR, BlockFixture, StepCase, load, load_all, with_paths
+from conformance.block.seed_table import nbd_socket
 from conformance.block.session import Session
 
 pytestmark = pytest.mark.slow
@@ -31,7 +33,8 @@ def test_block_case(
     view = storage(case.storage, fixture)
     session = Session(view.implementation(impl), PoolStorage(view.uid))
     try:
-        steps = [session.run(with_paths(command, view.paths)) for command in case.steps]
+        paths = {**view.paths, "nbd-socket": nbd_socket(view.paths)}  # an NBD server in the scratch folder
+        steps = [session.run(with_paths(command, paths)) for command in case.steps]
     finally:
         session.close()
     wrong = [step for step in steps if not step.agrees]
