@@ -212,6 +212,12 @@ def _nbd_client_family(impl: Implementation) -> tuple[list[CellRecord], list[Ski
             continue
         for mode in table["modes"]:
             records += nbd_group(impl, server, mode)
+    if impl.backend != "container":  # the TCP rows: a host client dialling 127.0.0.1 (containers: no network)
+        from conformance.block.nbd_tcp_table import tcp_family
+
+        tcp_records, absent = tcp_family(impl)
+        records += tcp_records
+        skipped += [Skipped(impl.name, "nbd-client", f"{name}: {why}") for name, why in absent]
     return records, skipped
 
 
