@@ -121,7 +121,8 @@ def _remove(graph: BlockGraph, export: Export) -> None:
     graph.exports.remove(export)
     graph.emit("BLOCK_EXPORT_DELETED", QDict({"id": export.id}))
     node = export.node  # a child whose parent was deleted under the export goes with it
-    if node in graph.nodes and not node.parents and not node.monitor_owned and not graph.exported(node):
+    held = node.parents or node.monitor_owned or node.backend is not None or graph.exported(node)
+    if node in graph.nodes and not held:
         graph.drop(node)
 
 
