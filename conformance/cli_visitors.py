@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +248,11 @@ class OptionCase:
     option: str
     argument: str
     stderr: tuple[str, ...]  # what qemu-system 7.2 printed (exit status 1)
+    versions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # later versions that differ
+    unmodelled: dict[str, str] = field(default_factory=dict)  # profile name: why the oracle abstains
+
+    def stderr_on(self, profile: str) -> tuple[str, ...]:
+        return self.versions.get(profile, self.stderr)
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,11 @@ class HmpCase:
     value: str
     output: tuple[str, ...]
     readback: Json | None
+    versions: dict[str, tuple[tuple[str, ...], Json | None]] = field(default_factory=dict)
+    unmodelled: dict[str, str] = field(default_factory=dict)
+
+    def outcome_on(self, profile: str) -> tuple[tuple[str, ...], Json | None]:
+        return self.versions.get(profile, (self.output, self.readback))
 
 
 def load_cases(path: Path = CASES) -> tuple[list[OptionCase], list[HmpCase]]:
@@ -288,14 +298,18 @@ def load_cases(path: Path = CASES) -> tuple[list[OptionCase], list[HmpCase]]:
                         entry["option"],
                         entry["argument"],
                         tuple(entry["stderr"]),
+                        {v: tuple(o["stderr"]) for v, o in entry.get("versions", {}).items()},
+                        entry.get("unmodelled", {}),
                     )
                 )
             else:
                 target = TARGETS[entry["hmp"]]
+                later = {v: (tuple(o["output"]), o["readback"]) for v, o in entry.get("versions", {}).items()}
                 hmps.append(
                     HmpCase(
                         entry["id"], entry["description"], target, entry["value"],
                         tuple(entry["output"]), entry["readback"],
+                        later, entry.get("unmodelled", {}),
                     )
                 )  # fmt: skip
         except (KeyError, TypeError) as err:

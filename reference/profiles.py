@@ -35,9 +35,8 @@ class Profile:
     json_dialect: str = "7.2"
     # migrate_set_parameter names HMP no longer takes: "Error: invalid parameter value: NAME".
     removed_migrate_parameters: tuple[str, ...] = ()
-    # Why size forms whose reading changed after 7.2 (hex with a suffix, a sign, a bare
-    # fraction) are not predicted for this version, if they are not.
-    size_forms_unmodelled: str = ""
+    # How qemu_strtosz reads sizes: "7.2" or "8.1" (see reference.qapi.strtosz).
+    size_dialect: str = "7.2"
     # query-named-block-nodes (BlockDeviceInfo, ImageInfo) as the version's schema has it:
     # 10.0 adds "active" after backing_file_depth and puts format-specific before
     # backing-image; 11.1 adds "children" before "active" and ImageInfo's "limits".
@@ -58,14 +57,14 @@ QEMU_7_2 = Profile(
 )
 
 # Seen on qemu-system 10.0.13 and 11.1.3 (tests/property/test_cli_visitors.py): compress-level
-# is gone (the compress migration was removed in 9.1); qemu_strtosz rejects "0x1k" and "0x1kz"
-# without a warning, calls "-1" and "-0" out of range, and reads ".5k" as 512.
+# is gone (the compress migration was removed in 9.1); qemu_strtosz is 8.1's rewrite: "0x1k" is
+# invalid without a warning, "-1" and "-0" are out of range, ".5k" reads as 512.
 _AFTER_8 = {
     "removed_migrate_parameters": ("compress-level",),
     # Seen on qsd 10.0.13 and 11.1.3 (tests/block/test_nbd_client_table.py).
     "node_info_active": True,
     "format_specific_first": True,
-    "size_forms_unmodelled": "qemu_strtosz after 8.1 (sign, bare fraction, hex + suffix) not modelled",
+    "size_dialect": "8.1",
 }
 
 PROFILES: dict[str, Profile] = {

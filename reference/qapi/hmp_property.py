@@ -125,8 +125,6 @@ def predict_hmp(target: Target, text: str, profile: Profile) -> HmpOutcome:
     name = _property_name(target)
     if target.command.startswith("migrate_set_parameter") and name in profile.removed_migrate_parameters:
         return HmpOutcome((f"Error: invalid parameter value: {name}",), None, "visit")
-    if target.kind == "size" and profile.size_forms_unmodelled and _changed_size_form(text):
-        raise Abstain(profile.size_forms_unmodelled)
     warnings: list[str] = []
     try:
         value = _visit(target, name, text, profile, warnings)
@@ -145,15 +143,6 @@ def predict_hmp(target: Target, text: str, profile: Profile) -> HmpOutcome:
     return HmpOutcome(tuple(warnings), target.stored(value), "accepted")
 
 
-def _changed_size_form(text: str) -> bool:
-    """A size whose reading changed after 7.2: a sign, a bare fraction, hex with a suffix."""
-    lowered = text.lower()
-    hex_suffix = lowered.startswith("0x") and any(
-        c in "bkmgtpe" for c in lowered[2:].lstrip("0123456789abcdef")[:1]
-    )
-    return text[:1] in "+-." or hex_suffix
-
-
 def _visit(target: Target, name: str, text: str, profile: Profile, warnings: list[str]) -> Json:
     kind = target.kind
     if kind == "bool":
@@ -163,7 +152,7 @@ def _visit(target: Target, name: str, text: str, profile: Profile, warnings: lis
     if kind == "enum":
         return siv.visit_enum(text, name, HOST_MEM_POLICIES, profile)
     if kind == "size":
-        size = siv.visit_size(text, name)
+        size = siv.visit_size(text, name, profile.size_dialect)
         if size.warning:
             warnings.append(f"warning: {size.warning}")
         return size.value

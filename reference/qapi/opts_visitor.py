@@ -31,7 +31,7 @@ from reference.qapi.input_visitor import VisitAbstains, VisitError
 from reference.qapi.introspection import Schema, TypeInfo, object_members
 from reference.qapi.keyval_visitor import INT_KINDS
 from reference.qapi.qemu_opts import QemuOpts
-from reference.qapi.strtosz import strtosz
+from reference.qapi.strtosz import SizeAbstains, strtosz
 from reference.qobject.values import QDict
 
 __all__ = ["OPTS_RANGE_MAX", "OptsVisit", "OptsVisitor", "VisitAbstains", "VisitError"]
@@ -147,7 +147,10 @@ class OptsVisitor:
     def _scalar_int(self, name: str, text: str) -> int:
         kind = self._kind(name)
         if kind == "size":
-            size = strtosz(text)
+            try:
+                size = strtosz(text, self.profile.size_dialect)
+            except SizeAbstains as err:
+                raise VisitAbstains(str(err)) from None
             if size.warning:
                 self._result.warnings.append(f"warning: {size.warning}")
             if size.error:

@@ -144,10 +144,10 @@ def visit_number(text: str, name: str | None) -> float:
     return value
 
 
-def visit_size(text: str, name: str | None) -> SizeValue:
+def visit_size(text: str, name: str | None, dialect: str = "7.2") -> SizeValue:
     """parse_option_size(): its two wordings; a missing name prints as C's "(null)"."""
     shown = name if name is not None else "(null)"
-    size = strtosz(text)
+    size = strtosz(text, dialect)
     if size.error == "ERANGE":
         raise StringVisitError(
             f"Value '{text}' is out of range for parameter '{shown}'", warning=size.warning
