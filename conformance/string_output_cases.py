@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema
 
 from conformance.errors import QconformError
-from conformance.hmp import HmpSession
+from conformance.hmp import HmpSession, SystemTarget
 from reference.qapi.string_output_visitor import StringOutputAbort, format_value, parse_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,7 +178,7 @@ class Outcome:
         return self.expected == self.observed
 
 
-def run_batch(binary: str, batch: Batch) -> list[Outcome]:
+def run_batch(binary: str | SystemTarget, batch: Batch) -> list[Outcome]:
     """Start one qemu-system for the batch, print each source once, judge every case."""
     with HmpSession(binary, batch.machine, batch.argv(), name=f"qemu-system-{batch.id}") as session:
         for case in batch.cases:

@@ -1,7 +1,11 @@
-"""The string output visitor against qemu-system-x86_64 7.2: what HMP prints for values we set.
+"""The string output visitor against every qemu-system: what HMP prints for values we set.
 
-One qemu-system process per batch of fixtures/string-output/cases.json (one
-in all today); each case is a test comparing the oracle's line with QEMU's.
+Every qemu-system implementation runs it: the host's 7.2 and, in containers,
+qemu-system@bookworm/trixie/sid. One qemu-system process per batch of
+fixtures/string-output/cases.json (one in all today), so a container costs one
+start per batch; each case is a test comparing the oracle's line with QEMU's.
+The same cases hold on 7.2, 10.0 and 11.1: the devices, properties, HMP
+formats and size_to_str's output did not change for them.
 """
 
 from __future__ import annotations
@@ -10,29 +14,31 @@ import os
 
 import pytest
 
-from conformance.hmp import find_qemu_system
-from conformance.implementations import probe_version
+from conformance.hmp import SYSTEM_NAMES, SystemTarget, system_target
 from conformance.string_output_cases import Batch, Case, Outcome, load, run_batch
+from reference.profiles import UnknownProfile, get_profile
 
 BATCHES = load()
 CASES = [(batch, case) for batch in BATCHES for case in batch.cases]
 
 
-@pytest.fixture(scope="module")
-def qemu_system() -> str:
-    binary = find_qemu_system()
-    if binary is None:
-        message = "qemu-system-x86_64 is not installed (Debian package qemu-system-x86)"
+@pytest.fixture(scope="module", params=SYSTEM_NAMES)
+def qemu_system(request: pytest.FixtureRequest) -> SystemTarget:
+    target = system_target(request.param)
+    if isinstance(target, str):
+        message = f"{request.param} is missing: {target}"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (CI=true)")
         pytest.skip(message)
-    if probe_version(binary)[:2] != (7, 2):
-        pytest.skip(f"{binary} is not QEMU 7.2: the cases' devices and values are 7.2's")
-    return binary
+    try:
+        get_profile(target.profile_name)
+    except UnknownProfile:
+        pytest.skip(f"{request.param} is QEMU {target.profile_name}: no profile models it")
+    return target
 
 
 @pytest.fixture(scope="module")
-def outcomes(qemu_system: str) -> dict[str, Outcome]:
+def outcomes(qemu_system: SystemTarget) -> dict[str, Outcome]:
     found: dict[str, Outcome] = {}
     for batch in BATCHES:
         found.update({outcome.case.id: outcome for outcome in run_batch(qemu_system, batch)})
