@@ -111,6 +111,15 @@ def test_parse_size(text: str, value: int | None) -> None:
     assert parse_size(text) == value
 
 
+@pytest.mark.parametrize(
+    ("text", "old", "new"),
+    [("0x10", 16, 16), ("0x1k", 1024, None), (".5k", None, 512), ("-0", None, None), ("1.", 1, 1)],
+)
+def test_parse_size_by_dialect(text: str, old: int | None, new: int | None) -> None:
+    """The keyval visitor reads sizes with the profile's qemu_strtosz (pinned on qemu-system)."""
+    assert (parse_size(text, "7.2"), parse_size(text, "8.1")) == (old, new)
+
+
 def test_masked_integers_abstain(schema: Schema) -> None:
     with pytest.raises(Abstain, match="masked"):
         predict("driver=qcow2,file=f,cache-size=x", schema, get_profile("7.2"))
