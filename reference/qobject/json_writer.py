@@ -8,6 +8,11 @@ an infinity is a bare inf, which is not JSON).
 
 The writer is iterative: QEMU accepts 1024 levels of nesting, beyond
 Python's default recursion limit.
+
+Compact output below 100 levels, the common case, takes a recursive path
+tuned for speed (the oracle writes a reply for every request it answers):
+quoted strings and member names are remembered, common types are tested
+first. Its output is the iterative writer's, byte for byte.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from reference.qobject.patterns import Wildcard
 from reference.qobject.values import QDict, QNull, QObject
@@ -45,8 +51,18 @@ def _escape(match: re.Match[str]) -> str:
     return text
 
 
+_quoted: dict[str, str] = {}
+_QUOTED_LIMIT = 8192
+
+
 def quote(text: str) -> str:
-    return '"' + _NEEDS_ESCAPE.sub(_escape, text) + '"'
+    quoted = _quoted.get(text)
+    if quoted is None:
+        quoted = '"' + _NEEDS_ESCAPE.sub(_escape, text) + '"'
+        if len(_quoted) >= _QUOTED_LIMIT:  # fuzzed strings must not grow it without bound
+            _quoted.clear()
+        _quoted[text] = quoted
+    return quoted
 
 
 def format_double(value: float) -> str:
@@ -90,18 +106,81 @@ class _TooDeep(Exception):
 
 FAST_DEPTH = 100  # below this a compact value is written recursively, which is faster
 
+# Each key order's member names, quoted and followed by ": ".
+_prefixes: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-def _compact(obj: QObject, depth: int) -> str:
-    if isinstance(obj, QDict):
-        if depth > FAST_DEPTH:
-            raise _TooDeep
-        inner = ", ".join(quote(k) + ": " + _compact(v, depth + 1) for k, v in obj.items())
-        return "{" + inner + "}"
-    if isinstance(obj, list):
-        if depth > FAST_DEPTH:
-            raise _TooDeep
-        return "[" + ", ".join(_compact(v, depth + 1) for v in obj) + "]"
-    return scalar(obj)
+
+def _name_prefixes(order: tuple[str, ...]) -> tuple[str, ...]:
+    prefixes = _prefixes.get(order)
+    if prefixes is None:
+        prefixes = tuple(quote(key) + ": " for key in order)
+        if len(_prefixes) >= _QUOTED_LIMIT:
+            _prefixes.clear()
+        _prefixes[order] = prefixes
+    return prefixes
+
+
+def _write_other(value: QObject, depth: int, out: list[str]) -> None:
+    """Subclasses and the rarer kinds, by the iterative writer's isinstance() rules."""
+    if isinstance(value, QDict):
+        _write_dict(value, depth + 1, out)
+    elif isinstance(value, list):
+        _write_list(value, depth + 1, out)
+    else:
+        out.append(scalar(value))
+
+
+def _write_dict(obj: QDict, depth: int, out: list[str]) -> None:
+    if depth > FAST_DEPTH:
+        raise _TooDeep
+    order, values = obj.members()
+    if not order:
+        out.append("{}")
+        return
+    separator = "{"
+    for prefix, key in zip(_name_prefixes(order), order, strict=False):  # same length by construction
+        out.append(separator)
+        out.append(prefix)
+        separator = ", "
+        value: Any = values[key]  # dispatched on exact type(), which mypy does not narrow
+        kind = type(value)
+        # The commonest kinds inline; _write_other() decides the rest as the iterative writer does.
+        if kind is str:
+            out.append(_quoted.get(value) or quote(value))
+        elif kind is QDict:
+            _write_dict(value, depth + 1, out)
+        elif kind is list:
+            _write_list(value, depth + 1, out)
+        elif kind is int:
+            out.append(str(value))
+        elif kind is bool:
+            out.append("true" if value else "false")
+        else:
+            _write_other(value, depth, out)
+    out.append("}")
+
+
+def _write_list(obj: list[Any], depth: int, out: list[str]) -> None:
+    if depth > FAST_DEPTH:
+        raise _TooDeep
+    separator = "["
+    for value in obj:
+        kind = type(value)
+        out.append(separator)
+        separator = ", "
+        if kind is str:
+            out.append(_quoted.get(value) or quote(value))
+        elif kind is QDict:
+            _write_dict(value, depth + 1, out)
+        elif kind is list:
+            _write_list(value, depth + 1, out)
+        elif kind is int:
+            out.append(str(value))
+        elif kind is bool:
+            out.append("true" if value else "false")
+        else:
+            _write_other(value, depth, out)
+    out.append("]" if separator == ", " else "[]")
 
 
 def to_json(obj: QObject, pretty: bool = False) -> str:
@@ -109,10 +188,20 @@ def to_json(obj: QObject, pretty: bool = False) -> str:
     if not isinstance(obj, QDict | list):
         return scalar(obj)
     if not pretty:
+        out: list[str] = []
         try:
-            return _compact(obj, 0)
+            if isinstance(obj, QDict):
+                _write_dict(obj, 0, out)
+            else:
+                _write_list(obj, 0, out)
+            return "".join(out)
         except _TooDeep:
             pass
+    return write_iteratively(obj, pretty)
+
+
+def write_iteratively(obj: QDict | list[QObject], pretty: bool) -> str:
+    """The writer at any depth: the definition the recursive path must match."""
     parts: list[str] = []
     # Each open container: its closing bracket and its remaining members.
     stack: list[tuple[str, _Members]] = []

@@ -12,7 +12,7 @@ QNull and QDict get classes of their own: None is too easy to confuse with
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Union
 
 from reference.qobject.patterns import Wildcard
@@ -59,6 +59,24 @@ def bucket_of(key: str) -> int:
     return tdb_hash(key) % QDICT_BUCKETS
 
 
+# QEMU's order depends only on the keys' insertion order, and replies are built
+# with the same few key sequences over and over: sort each sequence once.
+_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_ORDERS_LIMIT = 4096
+
+
+def qemu_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Keys in insertion order to QEMU's: buckets ascending, newest first within one."""
+    order = _ORDERS.get(keys)
+    if order is None:
+        # reversed() puts newest first; the stable sort keeps that within a bucket.
+        order = tuple(sorted(reversed(keys), key=bucket_of))
+        if len(_ORDERS) >= _ORDERS_LIMIT:  # fuzzed keys must not grow it without bound
+            _ORDERS.clear()
+        _ORDERS[keys] = order
+    return order
+
+
 class QDict:
     """A string-keyed map that iterates the way QEMU's QDict does.
 
@@ -68,27 +86,28 @@ class QDict:
     Replacing a value keeps the entry where it is.
     """
 
-    __slots__ = ("_counter", "_order", "_stamp", "_values")
+    # _values keeps insertion order (a replaced value stays put), which is all
+    # QEMU's order needs besides the keys themselves.
+    __slots__ = ("_order", "_values")
 
     def __init__(self, items: dict[str, QObject] | None = None) -> None:
-        self._values: dict[str, QObject] = {}
-        self._stamp: dict[str, int] = {}
-        self._counter = 0
-        self._order: list[str] | None = None  # QEMU's order, computed on demand
-        for key, value in (items or {}).items():
-            self.put(key, value)
+        self._order: tuple[str, ...] | None = None  # QEMU's order, computed on demand
+        if type(items) is dict:
+            self._values: dict[str, QObject] = items.copy()
+        else:
+            self._values = {}
+            for key, value in (items or {}).items():
+                self.put(key, value)
 
     def put(self, key: str, value: QObject) -> None:
-        if key not in self._values:
-            self._counter += 1
-            self._stamp[key] = self._counter
+        values = self._values
+        if key not in values:
             self._order = None
-        self._values[key] = value
+        values[key] = value
 
     def delete(self, key: str) -> None:
         if key in self._values:
             del self._values[key]
-            del self._stamp[key]
             self._order = None
 
     def get(self, key: str) -> QObject | None:
@@ -100,11 +119,10 @@ class QDict:
     def __len__(self) -> int:
         return len(self._values)
 
-    def _ordered(self) -> list[str]:
+    def _ordered(self) -> tuple[str, ...]:
         order = self._order
         if order is None:
-            stamp = self._stamp
-            order = self._order = sorted(self._values, key=lambda k: (bucket_of(k), -stamp[k]))
+            order = self._order = qemu_order(tuple(self._values))
         return order
 
     def keys(self) -> list[str]:
@@ -113,6 +131,10 @@ class QDict:
     def items(self) -> list[tuple[str, QObject]]:
         values = self._values
         return [(key, values[key]) for key in self._ordered()]
+
+    def members(self) -> tuple[tuple[str, ...], Mapping[str, QObject]]:
+        """QEMU's key order and a read-only view of the values: items() without building pairs."""
+        return self._ordered(), self._values
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())

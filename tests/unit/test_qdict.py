@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from reference.qobject.values import QDict, bucket_of, tdb_hash
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reference.qobject import values as values_module
+from reference.qobject.values import QDict, QObject, bucket_of, tdb_hash
 
 
 def test_greeting_member_order_matches_qemu() -> None:
@@ -43,3 +47,54 @@ def test_replacing_a_value_keeps_the_position() -> None:
 def test_hash_is_unsigned_32_bit_and_sees_nul_as_c0_80() -> None:
     assert 0 <= tdb_hash("x" * 1000) < 2**32
     assert tdb_hash("a\x00b") != tdb_hash("ab")
+
+
+def stamp_order(log: list[tuple[str, str | None]]) -> list[str]:
+    """QEMU's order worked out from scratch: each live key's bucket, then newest insertion first."""
+    stamps: dict[str, int] = {}
+    for step, (key, op) in enumerate(log):
+        if op == "delete":
+            stamps.pop(key, None)
+        elif key not in stamps:
+            stamps[key] = step
+    return sorted(stamps, key=lambda k: (bucket_of(k), -stamps[k]))
+
+
+operations = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c", "k0", "k7", "id", "return", "x\x00"]) | st.text(max_size=3),
+              st.sampled_from(["put", "delete", "read"])),
+    max_size=30,
+)  # fmt: skip
+
+
+@given(operations)
+def test_order_follows_every_change_even_after_a_read(ops: list[tuple[str, str]]) -> None:
+    d = QDict()
+    log: list[tuple[str, str | None]] = []
+    for step, (key, op) in enumerate(ops):
+        if op == "put":
+            d.put(key, step)
+            log.append((key, "put"))
+        elif op == "delete":
+            d.delete(key)
+            log.append((key, "delete"))
+        # Read after every step, so a remembered order that went stale would show.
+        expected = stamp_order(log)
+        assert d.keys() == expected
+        order, values = d.members()
+        assert list(order) == expected == [k for k, _ in d.items()]
+        assert set(values) == set(expected)
+
+
+def test_orders_stay_right_past_the_remembered_limit() -> None:
+    for i in range(values_module._ORDERS_LIMIT + 5):
+        expected = stamp_order([(f"u{i}", None), ("a", None), ("b", None)])
+        assert QDict({f"u{i}": 0, "a": 1, "b": 2}).keys() == expected
+    assert len(values_module._ORDERS) <= values_module._ORDERS_LIMIT
+
+
+def test_holds_its_own_copy_of_the_dict_it_is_built_from() -> None:
+    plain: dict[str, QObject] = {"x": 1}
+    d = QDict(plain)
+    d.put("y", 2)
+    assert plain == {"x": 1}  # the QDict holds its own copy
