@@ -10,6 +10,7 @@ time a container backend starts, and every process inside runs under
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -18,9 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conformance.implementations import settle
+from conformance.implementations import Implementation, Instance, settle
 from conformance.process import StartError, register_cleanup, socket_dir
 from conformance.transport import RawQmpStream
+from reference.profiles import Flavour
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
@@ -72,6 +74,8 @@ class Container:
         start_timeout: float = 15,
         lifetime: int = LIFETIME,
         mounts: dict[Path, str] | None = None,
+        read_only_mounts: dict[Path, str] | None = None,
+        user: int | None = None,
     ) -> None:
         from testcontainers.core.container import DockerContainer
 
@@ -88,10 +92,16 @@ class Container:
             # sh stays pid 1: coreutils 9.10's timeout refuses to run as pid 1.
             .with_command(["sh", "-c", 'timeout --kill-after=5 "$@"', "sh", str(lifetime), *inner])
             .with_volume_mapping(str(self.folder), MOUNT, "rw")
-            .with_kwargs(network_mode="none", labels={OWNER_LABEL: str(os.getpid())})
+            .with_kwargs(
+                network_mode="none",
+                labels={OWNER_LABEL: str(os.getpid())},
+                **({} if user is None else {"user": f"{user}:{user}"}),
+            )
         )
         for host, inside in (mounts or {}).items():  # e.g. an NBD server's socket folder
             self._container.with_volume_mapping(str(host), inside, "rw")
+        for host, inside in (read_only_mounts or {}).items():  # e.g. images seen read-only
+            self._container.with_volume_mapping(str(host), inside, "ro")
         self._container.start()
         with _lock:
             _live.add(self)
@@ -165,12 +175,26 @@ class ContainerInstance(Container):
         argv_for: Callable[[Path], list[str]],
         read_timeout: float,
         mounts: dict[Path, str] | None = None,
+        read_only_mounts: dict[Path, str] | None = None,
+        user: int | None = None,
     ) -> None:
+        """user: the uid (and gid) the program runs as; it gets the socket folder."""
         self.read_timeout = read_timeout
         folder = socket_dir()
+        if user is not None:
+            os.chown(folder, user, user)
         self.socket = folder / "qmp.sock"
         inner = argv_for(Path(MOUNT) / "qmp.sock")
-        super().__init__(name, image, inner, self.socket.exists, folder=folder, mounts=mounts)
+        super().__init__(
+            name,
+            image,
+            inner,
+            self.socket.exists,
+            folder=folder,
+            mounts=mounts,
+            read_only_mounts=read_only_mounts,
+            user=user,
+        )
         self._own_folder = True
         settle(self)
 
@@ -183,3 +207,25 @@ def stop_all_containers() -> None:
         victims = list(_live)
     for instance in victims:
         instance.stop()
+
+
+def relaunched(
+    impl: Implementation,
+    *,
+    mounts: dict[Path, str] | None = None,
+    read_only_mounts: dict[Path, str] | None = None,
+    user: int | None = None,
+) -> Implementation:
+    """FAMILY@SUITE started with more of the host mapped into its container, or as another uid."""
+    from conformance.implementations import READ_TIMEOUT, qemu_system_argv, qsd_argv
+
+    assert impl.backend == "container" and impl.binary is not None
+    image, program = impl.binary.rsplit(":", 1)  # binary is IMAGE:TAG:PROGRAM
+    argv = (qsd_argv if impl.flavour is Flavour.STORAGE_DAEMON else qemu_system_argv)(program)
+
+    def launch() -> Instance:
+        return ContainerInstance(
+            impl.name, image, argv, READ_TIMEOUT, mounts, read_only_mounts=read_only_mounts, user=user
+        )
+
+    return dataclasses.replace(impl, launch=launch)

@@ -44,6 +44,8 @@ class Profile:
     node_info_children: bool = False
     image_limits: bool = False
     format_specific_first: bool = False
+    # 10.0's file driver reports format-specific {"type": "file", "data": {}} for a regular file.
+    file_format_specific: bool = False
 
 
 QEMU_7_2 = Profile(
@@ -64,6 +66,7 @@ _AFTER_8 = {
     # Seen on qsd 10.0.13 and 11.1.3 (tests/block/test_nbd_client_table.py).
     "node_info_active": True,
     "format_specific_first": True,
+    "file_format_specific": True,
     "size_dialect": "8.1",
 }
 

@@ -37,9 +37,21 @@ class StorageView:
     sources: dict[str, str]  # image name -> path as we (root) see it, writable
     facts: HostStorage
     uid: int | None
+    base: Path | None = None  # the folder holding images and scratch (a container maps it)
 
     def implementation(self, impl: Implementation) -> Implementation:
+        if impl.backend == "container":
+            return self._in_container(impl)
         return impl if self.uid is None else unprivileged(impl, self.uid)
+
+    def _in_container(self, impl: Implementation) -> Implementation:
+        """The container sees the view's folder at the same path (no path needs translating);
+        read-only storage through a read-only bind mount of its own, an unprivileged view as that uid."""
+        from conformance.containers import relaunched
+
+        assert self.base is not None
+        read_only = {self.base / "images": str(self.folder)} if self.kind == "read-only-mount" else {}
+        return relaunched(impl, mounts={self.base: str(self.base)}, read_only_mounts=read_only, user=self.uid)
 
 
 def storage_unavailable() -> str | None:
@@ -91,4 +103,4 @@ def make_view(cleanup: contextlib.ExitStack, fixture: BlockFixture, kind: str) -
                 os.chown(path, uid, uid)
     if uid is not None:
         os.chown(scratch, uid, uid)
-    return StorageView(kind, folder, view, sources, HostStorage(uid), uid)
+    return StorageView(kind, folder, view, sources, HostStorage(uid), uid, base)

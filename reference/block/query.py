@@ -112,6 +112,8 @@ def image_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> Q
         image.put("virtual-size", sectors_rounded(node.facts.size))
         if profile.image_limits:
             image.put("limits", ANY_OBJECT)
+        if node.driver == "file" and profile.file_format_specific:
+            image.put("format-specific", QDict({"type": "file", "data": QDict()}))
     return image
 
 
