@@ -106,18 +106,18 @@ class _TooDeep(Exception):
 
 FAST_DEPTH = 100  # below this a compact value is written recursively, which is faster
 
-# Each key order's member names, quoted and followed by ": ".
-_prefixes: dict[tuple[str, ...], tuple[str, ...]] = {}
+# Each key order's members as (text before the value, key): '{"a": ', then ', "b": ' and so on.
+_layouts: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
 
 
-def _name_prefixes(order: tuple[str, ...]) -> tuple[str, ...]:
-    prefixes = _prefixes.get(order)
-    if prefixes is None:
-        prefixes = tuple(quote(key) + ": " for key in order)
-        if len(_prefixes) >= _QUOTED_LIMIT:
-            _prefixes.clear()
-        _prefixes[order] = prefixes
-    return prefixes
+def _layout(order: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    layout = _layouts.get(order)
+    if layout is None:
+        layout = tuple((("{" if i == 0 else ", ") + quote(key) + ": ", key) for i, key in enumerate(order))
+        if len(_layouts) >= _QUOTED_LIMIT:
+            _layouts.clear()
+        _layouts[order] = layout
+    return layout
 
 
 def _write_other(value: QObject, depth: int, out: list[str]) -> None:
@@ -137,11 +137,8 @@ def _write_dict(obj: QDict, depth: int, out: list[str]) -> None:
     if not order:
         out.append("{}")
         return
-    separator = "{"
-    for prefix, key in zip(_name_prefixes(order), order, strict=False):  # same length by construction
-        out.append(separator)
+    for prefix, key in _layouts.get(order) or _layout(order):
         out.append(prefix)
-        separator = ", "
         value: Any = values[key]  # dispatched on exact type(), which mypy does not narrow
         kind = type(value)
         # The commonest kinds inline; _write_other() decides the rest as the iterative writer does.

@@ -92,18 +92,20 @@ class QDict:
 
     def __init__(self, items: dict[str, QObject] | None = None) -> None:
         self._order: tuple[str, ...] | None = None  # QEMU's order, computed on demand
-        if type(items) is dict:
-            self._values: dict[str, QObject] = items.copy()
+        if items is None:
+            self._values: dict[str, QObject] = {}
+        elif type(items) is dict:
+            self._values = items.copy()
         else:
             self._values = {}
-            for key, value in (items or {}).items():
+            for key, value in items.items():
                 self.put(key, value)
 
     def put(self, key: str, value: QObject) -> None:
-        values = self._values
-        if key not in values:
+        # A new key makes a remembered order stale; while building there is none.
+        if self._order is not None and key not in self._values:
             self._order = None
-        values[key] = value
+        self._values[key] = value
 
     def delete(self, key: str) -> None:
         if key in self._values:
@@ -134,7 +136,8 @@ class QDict:
 
     def members(self) -> tuple[tuple[str, ...], Mapping[str, QObject]]:
         """QEMU's key order and a read-only view of the values: items() without building pairs."""
-        return self._ordered(), self._values
+        order = self._order
+        return order if order is not None else self._ordered(), self._values
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
