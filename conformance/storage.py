@@ -83,6 +83,7 @@ class HostStorage:
 
 
 NBD_PROBE_TIMEOUT = 5.0
+NBD_PROBE_ATTEMPTS = 3
 
 
 def probe_nbd_export(address: Path, export: str) -> NbdExport:
@@ -93,17 +94,22 @@ def probe_nbd_export(address: Path, export: str) -> NbdExport:
     """
     from conformance.nbd.session import ProbeError, Session, parse_info_export
 
-    try:
-        with Session(address, NBD_PROBE_TIMEOUT) as session:
-            session.handshake()
-            replies = session.option(nbd_constants.OPT_GO, nbd_wire.info_request_data(export, []))
-            with contextlib.suppress(OSError):
-                if replies[-1].reply == nbd_constants.REP_ACK:
-                    session.send(session.client.request(nbd_constants.CMD_DISC, 0, 0, 0))
-                else:
-                    session.send(session.client.option(nbd_constants.OPT_ABORT))
-    except (OSError, ProbeError) as err:
-        raise NotModelled(f"NBD export {export!r} at {address}: probe failed: {err}") from None
+    for attempt in range(NBD_PROBE_ATTEMPTS):
+        try:
+            with Session(address, NBD_PROBE_TIMEOUT) as session:
+                session.handshake()
+                replies = session.option(nbd_constants.OPT_GO, nbd_wire.info_request_data(export, []))
+                with contextlib.suppress(OSError):
+                    if replies[-1].reply == nbd_constants.REP_ACK:
+                        session.send(session.client.request(nbd_constants.CMD_DISC, 0, 0, 0))
+                    else:
+                        session.send(session.client.option(nbd_constants.OPT_ABORT))
+            break
+        except (OSError, ProbeError) as err:
+            # A server that forks per client (nbd-server) can miss a first connection made
+            # while it is still settling on a loaded machine: ask again before giving up.
+            if attempt + 1 == NBD_PROBE_ATTEMPTS:
+                raise NotModelled(f"NBD export {export!r} at {address}: probe failed: {err}") from None
     final = replies[-1].reply
     if final == nbd_constants.REP_ERR_UNKNOWN:
         return NbdExport(exists=False)
