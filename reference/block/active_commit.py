@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
-from reference.block.job import JOB_BLOCKER, ActiveCommitJob, chain, inheriting, status
+from reference.block.job import JOB_BLOCKER, ActiveCommitJob, chain, status, writable_base
 from reference.block.node import Node
 from reference.block.storage import AllocationFacts
 from reference.qobject.values import QDict
@@ -50,7 +50,7 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
         raise NotModelled("block-commit: a job ID in use or not well formed is not modelled")
     above = layers[: layers.index(base)]
     length, granularity = _length(graph, above, base)
-    group = _writable_group(graph, base)
+    group = writable_base(graph, base, always_reopens=False)
     before = {node: node.read_only for node in group}
     for node in group:
         node.read_only = False
@@ -94,21 +94,6 @@ def _length(graph: BlockGraph, above: list[Node], base: Node) -> tuple[int, int]
         for offset, size in storage.allocated_extents(node.filename):
             granules.update(range(offset // granularity, -(-(offset + size) // granularity)))
     return len(granules) * granularity, granularity
-
-
-def _writable_group(graph: BlockGraph, base: Node) -> list[Node]:
-    """The base and the children it takes along to read-write; its file must open for writing."""
-    group = inheriting(base)
-    file = base.file_child
-    if base.driver != "qcow2" or file is None or file.driver != "file":
-        raise NotModelled("block-commit: only a qcow2 base over a file node is modelled")
-    if file not in group and file.read_only:
-        raise NotModelled("block-commit: a base over a read-only node it does not reopen is not modelled")
-    if base.read_only or file.read_only or file.auto_read_only:
-        error = graph.storage.open_error(file.filename, True)
-        if error is not None:
-            raise BlockError(f"Could not open '{file.filename}': {error}")
-    return group
 
 
 def progress(job: ActiveCommitJob) -> QDict:

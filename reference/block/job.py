@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from reference.block.errors import BlockError, NotModelled
 from reference.block.node import Node
 from reference.qobject.values import QDict
+
+if TYPE_CHECKING:
+    from reference.block.graph import BlockGraph
 
 # The op blocker a job puts on its nodes (QEMU: "block device is in use by block job: %s").
 JOB_BLOCKER = "block device is in use by block job: commit"
@@ -41,3 +46,22 @@ def inheriting(node: Node) -> list[Node]:
         if child.inherits_from is node and not child.read_only_explicit:
             found += inheriting(child)
     return found
+
+
+def writable_base(graph: BlockGraph, base: Node, *, always_reopens: bool) -> list[Node]:
+    """The base and the children a commit takes along to read-write; its file must open for writing.
+
+    A non-active commit always reopens the base (so asks the storage); an active one only when
+    the base or its file is read-only or may fall back to read-only.
+    """
+    group = inheriting(base)
+    file = base.file_child
+    if base.driver != "qcow2" or file is None or file.driver != "file":
+        raise NotModelled("block-commit: only a qcow2 base over a file node is modelled")
+    if file not in group and file.read_only:
+        raise NotModelled("block-commit: a base over a read-only node it does not reopen is not modelled")
+    if always_reopens or base.read_only or file.read_only or file.auto_read_only:
+        error = graph.storage.open_error(file.filename, True)
+        if error is not None:
+            raise BlockError(f"Could not open '{file.filename}': {error}")
+    return group

@@ -16,7 +16,7 @@ from reference.block import active_commit
 from reference.block.errors import BlockError, NotModelled
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph, backing_blocker
-from reference.block.job import chain, inheriting, status
+from reference.block.job import chain, status, writable_base
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
@@ -58,7 +58,8 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         raise NotModelled("block-commit: a read-only overlay or differing sizes are not modelled")
     graph.emit("JOB_STATUS_CHANGE", status(job_id, "created"))
     try:
-        _reopen_writable(graph, base_node)
+        # The base goes read-write, its inheriting children with it.
+        writable_base(graph, base_node, always_reopens=True)
     except BlockError:
         graph.emit("JOB_STATUS_CHANGE", status(job_id, "null"))
         raise
@@ -82,20 +83,6 @@ def _text(args: QDict, key: str) -> str:
 
 def _size(node: Node) -> int | None:
     return node.image.virtual_size if node.image is not None else None
-
-
-def _reopen_writable(graph: BlockGraph, base: Node) -> None:
-    # The base goes read-write, its inheriting children with it; a child it
-    # does not take along must already be writable.
-    group = inheriting(base)
-    file = base.file_child
-    if base.driver != "qcow2" or file is None or file.driver != "file":
-        raise NotModelled("block-commit: only a qcow2 base over a file node is modelled")
-    if file not in group and file.read_only:
-        raise NotModelled("block-commit: a base over a read-only node it does not reopen is not modelled")
-    error = graph.storage.open_error(file.filename, True)
-    if error is not None:
-        raise BlockError(f"Could not open '{file.filename}': {error}")
 
 
 def _drop_intermediates(graph: BlockGraph, overlay: Node, top: Node, base: Node) -> None:

@@ -10,31 +10,13 @@ formats and size_to_str's output did not change for them.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from conformance.hmp import SYSTEM_NAMES, SystemTarget, system_target
+from conformance.hmp import SystemTarget
 from conformance.string_output_cases import Batch, Case, Outcome, load, run_batch
-from reference.profiles import UnknownProfile, get_profile
 
 BATCHES = load()
 CASES = [(batch, case) for batch in BATCHES for case in batch.cases]
-
-
-@pytest.fixture(scope="module", params=SYSTEM_NAMES)
-def qemu_system(request: pytest.FixtureRequest) -> SystemTarget:
-    target = system_target(request.param)
-    if isinstance(target, str):
-        message = f"{request.param} is missing: {target}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true)")
-        pytest.skip(message)
-    try:
-        get_profile(target.profile_name)
-    except UnknownProfile:
-        pytest.skip(f"{request.param} is QEMU {target.profile_name}: no profile models it")
-    return target
 
 
 @pytest.fixture(scope="module")

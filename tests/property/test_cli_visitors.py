@@ -15,7 +15,6 @@ backend or read a file). The hand-written corpus runs too.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,8 +32,8 @@ from conformance.cli_visitors import (
     run_options,
 )
 from conformance.divergences import load_divergences
-from conformance.hmp import SYSTEM_NAMES, SystemTarget, system_target
-from reference.profiles import Profile, UnknownProfile, get_profile
+from conformance.hmp import SystemTarget
+from reference.profiles import Profile, get_profile
 from reference.qapi import hmp_property, system_cli
 from reference.qapi.hmp_property import TARGETS, predict_hmp
 from reference.qapi.system_cli import predict_option
@@ -42,21 +41,6 @@ from reference.qapi.system_cli import predict_option
 pytestmark = pytest.mark.slow
 
 CONTAINER_EXAMPLES = 6
-
-
-@pytest.fixture(scope="module", params=SYSTEM_NAMES)
-def qemu_system(request: pytest.FixtureRequest) -> SystemTarget:
-    target = system_target(request.param)
-    if isinstance(target, str):
-        message = f"{request.param} is missing: {target}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true)")
-        pytest.skip(message)
-    try:
-        get_profile(target.profile_name)
-    except UnknownProfile:
-        pytest.skip(f"{request.param} is QEMU {target.profile_name}: no profile models it")
-    return target
 
 
 def profile_of(target: SystemTarget) -> Profile:
