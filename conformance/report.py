@@ -45,37 +45,7 @@ def render_markdown(document: dict[str, Any]) -> str:
     ]
     for name, counter in counts.items():
         out.append(f"| {name} | " + " | ".join(str(counter[s]) for s in STATUSES) + " |")
-    findings = [r for r in results if r["status"] in ("diverge", "crash", "timeout", "error")]
-    out += ["", "## Findings", ""]
-    if not findings:
-        out.append("None: every case agreed with its expectation.")
-    for r in findings:
-        known = r.get("known")
-        verdict = f"known {known['kind']}: {known['reason']}" if known else "unexplained"
-        out += [
-            f"### {r['case']} on {r['implementation']} ({r['status']})",
-            "",
-            f"- {_cell(r['detail'], 400)}",
-            f"- verdict: {_cell(verdict, 400)}",
-            "- reproducer: connect, read the greeting, negotiate unless the case says not to, then send:",
-            "",
-            "```",
-            *[line.rstrip("\n") for line in r["sent"]],
-            "```",
-            "",
-            "- expected:",
-            "",
-            "```",
-            *r["expected"],
-            "```",
-            "",
-            "- observed:",
-            "",
-            "```",
-            *r["observed"],
-            "```",
-            "",
-        ]
+    out += _findings_section(results)
     out += _nbd_section(document.get("nbd", []))
     out += render_block(document.get("block"))
     out += schema_coverage.render(document.get("schema_coverage"))
@@ -117,4 +87,70 @@ def _nbd_section(runs: list[dict[str, Any]]) -> list[str]:
                 )
     if notes:
         out += ["", "Fail is a MUST broken; warn a SHOULD not followed.", "", *notes]
+    return out
+
+
+FINDING_STATUSES = ("diverge", "crash", "timeout", "error")
+
+
+def _findings_section(results: list[dict[str, Any]]) -> list[str]:
+    """Unexplained findings one by one, in full; recorded ones once per case with who shows them."""
+    findings = [r for r in results if r["status"] in FINDING_STATUSES]
+    unexplained = [r for r in findings if not r.get("known")]
+    known: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in findings:
+        if r.get("known"):
+            known[r["case"]].append(r)
+    out = ["", "## Findings", ""]
+    if not findings:
+        out.append("None: every case agreed with its expectation.")
+    elif not unexplained:
+        out.append("None unexplained: every disagreement is a recorded divergence (below).")
+    for r in unexplained:
+        out += [
+            f"### {r['case']} on {r['implementation']} ({r['status']})",
+            "",
+            f"- {_cell(r['detail'], 400)}",
+        ]
+        out += _reproducer(r, with_expected=True)
+    if known:
+        out += [
+            "",
+            "## Recorded divergences",
+            "",
+            "Listed in `fixtures/divergences.json`; each still happens.",
+            "",
+        ]
+    for case, rows in known.items():
+        reason = rows[0]["known"]
+        out += [f"### {case}: {reason['kind']}", "", _cell(reason["reason"], 600), ""]
+        out += [f"- {r['implementation']} ({r['status']}): {_cell(r['detail'], 200)}" for r in rows]
+        out += _reproducer(rows[0], with_expected=False)
+    return out
+
+
+def _reproducer(r: dict[str, Any], with_expected: bool) -> list[str]:
+    out = [
+        "- reproducer: connect, read the greeting, negotiate unless the case says not to, then send:",
+        "",
+        "```",
+        *[line.rstrip("\n") for line in r["sent"]],
+        "```",
+        "",
+    ]
+    if with_expected:
+        out += [
+            "- expected:",
+            "",
+            "```",
+            *r["expected"],
+            "```",
+            "",
+            "- observed:",
+            "",
+            "```",
+            *r["observed"],
+            "```",
+            "",
+        ]
     return out
