@@ -109,6 +109,9 @@ def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool) -> None:
         for state in ("waiting", "pending"):
             graph.emit("JOB_STATUS_CHANGE", status(job.job_id, state))
         graph.emit("BLOCK_JOB_COMPLETED", progress(job))
+        for export in graph.exports:  # the base replaces the top for every parent (seen on qsd 7.2)
+            if export.node is job.top:
+                export.node = job.base
     for state in ("concluded", "null"):
         graph.emit("JOB_STATUS_CHANGE", status(job.job_id, state))
     for node in job.blocked:

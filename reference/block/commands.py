@@ -11,6 +11,8 @@ from __future__ import annotations
 from reference.block.exports import (
     block_export_add,
     block_export_del,
+    nbd_server_add,
+    nbd_server_remove,
     nbd_server_start,
     nbd_server_stop,
     query_block_exports,
@@ -39,6 +41,8 @@ __all__ = [
     "blockdev_reopen",
     "job_cancel",
     "job_complete",
+    "nbd_server_add",
+    "nbd_server_remove",
     "nbd_server_start",
     "nbd_server_stop",
     "query_block_exports",

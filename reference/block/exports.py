@@ -12,6 +12,12 @@ resize away from the others: on a node with parents either step can be a
 is newest first; deleting one (no clients here, so mode safe and hard are
 alike) emits BLOCK_EXPORT_DELETED before the reply; nbd-server-stop deletes
 them all, their events oldest first.
+
+nbd-server-add / nbd-server-remove (deprecated, still in 7.2) are
+block-export-add / -del underneath (seen on qsd 7.2): the device is looked up
+first (before the server is asked), the export's id is its NBD name (default:
+the device), a read-only node is exported read-only however 'writable' says,
+and nbd-server-remove takes an export id, not an NBD name.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from reference.block.permissions import ALL, User, check, export_user, parent_us
 from reference.qobject.values import QDict, QObject
 
 EXPORT_OPTIONS = frozenset({"type", "id", "node-name", "writable", "name"})
+LEGACY_ADD_OPTIONS = frozenset({"device", "name", "writable"})
 DELETE_MODES = ("safe", "hard")
 NOT_RUNNING = "NBD server not running"
 
@@ -104,6 +111,33 @@ def block_export_del(graph: BlockGraph, args: QDict) -> None:
     if export is None:
         raise BlockError(f"Export '{ident}' is not found")
     _remove(graph, export)
+
+
+def nbd_server_add(graph: BlockGraph, args: QDict) -> None:
+    extra = sorted(set(args.keys()) - LEGACY_ADD_OPTIONS)
+    if extra:
+        raise NotModelled(f"nbd-server-add: option {extra[0]} is not modelled")
+    device = args.get("device")
+    assert isinstance(device, str), "the input visitor checked 'device'"
+    if any(node.backend == device for node in graph.nodes):
+        raise NotModelled("nbd-server-add of a BlockBackend (its eject notifier) is not modelled")
+    node = graph.find(device)
+    if node is None:
+        raise BlockError(f"Cannot find device='{device}' nor node-name='{device}'")
+    given = args.get("name")
+    name = given if isinstance(given, str) else device
+    writable = args.get("writable") is True and not node.read_only  # downgraded, not refused
+    options = QDict({"type": "nbd", "id": name, "node-name": node.name, "writable": writable, "name": name})
+    block_export_add(graph, options)
+
+
+def nbd_server_remove(graph: BlockGraph, args: QDict) -> None:
+    name, mode = args.get("name"), args.get("mode")
+    assert isinstance(name, str), "the input visitor checked 'name'"
+    options = QDict({"id": name})
+    if isinstance(mode, str):
+        options.put("mode", mode)
+    block_export_del(graph, options)
 
 
 def query_block_exports(graph: BlockGraph, args: QDict) -> QObject:

@@ -33,11 +33,8 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         if any(parent.filter_of is found for parent in found.parents):
             raise BlockError("Need a root block node")
         raise NotModelled("block-commit: a device that is not a root node is not modelled")
-    exported = {export.node for export in graph.exports}
-    if found.backing is not None and exported & {
-        n for layer in chain(found) for n in (layer, *layer.children())
-    }:
-        raise NotModelled("block-commit: a chain with an exported node is not modelled")
+    if found.backing is not None and not _exports_pinned(graph, found, args):
+        raise NotModelled("block-commit: a chain with an exported node other than the device or base")
     if args.get("top-node") in (None, device_name):
         active_commit.start(graph, args, found)
         return
@@ -72,6 +69,21 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
     for state in ("concluded", "null"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     _drop_intermediates(graph, above_top, top_node, base_node)
+
+
+def _exports_pinned(graph: BlockGraph, device: Node, args: QDict) -> bool:
+    """Exports that leave the commit as it is without them (pinned on qsd 7.2): a read-only
+    export of the base, any export of the device. The export shares everything, and the
+    base's reopen keeps the export's read; other exported layers or files abstain."""
+    layers = chain(device)
+    named = args.get("base-node")
+    base = graph.find(named) if isinstance(named, str) else layers[-1]
+    for export in graph.exports:
+        if export.node is device or (export.node is base and not export.writable):
+            continue
+        if any(export.node in (layer, *layer.children()) for layer in layers):
+            return False
+    return True
 
 
 def _text(args: QDict, key: str) -> str:

@@ -88,7 +88,20 @@ def users_of(
     if node.backend is not None:  # seen on qemu-system 7.2: rw and ro exports of a -drive node both work
         found.append(User(f"block device '{node.backend}'", "root", CONSISTENT_READ, ALL, 0))
     for parent in node.parents:
+        if parent.backing is node and parent.file_child is not node:
+            found.append(backing_user(parent, users_of(parent, exports, flags)))
+            continue
         if parent.file_child is not node or parent.backing is node:
-            raise NotModelled("permissions of backing and job users are not modelled")
+            raise NotModelled("permissions of job users are not modelled")
         found.append(parent_user(parent, users_of(parent, exports, flags), flags.get(parent)))
     return found
+
+
+def backing_user(parent: Node, users_above: list[User]) -> User:
+    """An overlay over its backing node: it reads consistently if its own users do, and shares
+    everything while they share write (QEMU's copy-on-write defaults); a backing link that
+    unshares write or resize is not modelled."""
+    reads = any(user.perm & CONSISTENT_READ for user in users_above)
+    if not all(user.shared & WRITE for user in users_above):
+        raise NotModelled("permissions of a backing link under users that unshare write are not modelled")
+    return User(f"node '{parent.name}'", "backing", CONSISTENT_READ if reads else 0, ALL, parent.file_seq)

@@ -94,6 +94,8 @@ HANDLERS: dict[str, Handler] = {
     "job-cancel": _block_handler(block.job_cancel),
     "nbd-server-start": _block_handler(block.nbd_server_start),
     "nbd-server-stop": _block_handler(block.nbd_server_stop),
+    "nbd-server-add": _block_handler(block.nbd_server_add),
+    "nbd-server-remove": _block_handler(block.nbd_server_remove),
     "block-export-add": _block_handler(block.block_export_add),
     "block-export-del": _block_handler(block.block_export_del),
     "query-block-exports": _block_handler(block.query_block_exports),

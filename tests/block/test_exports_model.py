@@ -185,3 +185,42 @@ def test_unpinned_export_options_still_abstain() -> None:
         call(g, "block-export-add", type="nbd", id="e", node_name="f", writethrough=True)
     with pytest.raises(NotModelled):
         call(g, "block-export-del", id="e", mode="sometime")
+
+
+def test_nbd_server_add_is_block_export_add_with_the_name_as_id() -> None:
+    g = BlockGraph(Storage())
+    assert fails(g, "nbd-server-add", device="nope") == "Cannot find device='nope' nor node-name='nope'"
+    qcow2(g, "q", "/solo")
+    assert fails(g, "nbd-server-add", device="q") == "NBD server not running"
+    call(g, "nbd-server-start", addr=SOCKET)
+    assert fails(g, "nbd-server-add", device="q", name="a b") == "Invalid block export id"
+    call(g, "nbd-server-add", device="q")
+    call(g, "nbd-server-add", device="q", name="other", writable=True)
+    assert fails(g, "nbd-server-add", device="q") == "Block export id 'q' is already in use"
+    assert [info["id"] for info in call(g, "query-block-exports")] == ["other", "q"]
+    run(g, "blockdev-add", driver="raw", node_name="r", read_only=True,
+        file={"driver": "file", "node-name": "rf", "filename": "/raw"})  # fmt: skip
+    call(g, "nbd-server-add", device="r", writable=True)  # downgraded to read-only, not refused
+    assert not next(e for e in g.exports if e.id == "r").writable
+
+
+def test_nbd_server_remove_takes_an_export_id() -> None:
+    g = server()
+    qcow2(g, "q", "/solo")
+    export_args = {"type": "nbd", "id": "z", "node_name": "q", "name": "n"}
+    call(g, "block-export-add", **export_args)
+    events(g)
+    assert fails(g, "nbd-server-remove", name="n") == "Export 'n' is not found"
+    call(g, "nbd-server-remove", name="z", mode="hard")
+    assert events(g) == [("BLOCK_EXPORT_DELETED", {"id": "z"})]
+    assert call(g, "query-block-exports") == []
+
+
+def test_a_backing_node_exports_read_only_under_its_overlay() -> None:
+    g = server()
+    qcow2(g, "b", "/base", read_only=True)
+    top_file = {"driver": "file", "node-name": "tf", "filename": "/top"}
+    run(g, "blockdev-add", driver="qcow2", node_name="t", backing="b", file=top_file)
+    export(g, "e", "b", False)
+    export(g, "et", "t", True)
+    assert [info["node-name"] for info in call(g, "query-block-exports")] == ["t", "b"]
