@@ -116,6 +116,8 @@ class Container:
         deadline = time.monotonic() + start_timeout
         while not ready():
             if not self.alive():
+                if ready():  # it became ready, then finished, between the two looks
+                    break
                 logs = self.logs()
                 self.stop()
                 raise StartError(f"{name} exited at start: {logs}")
