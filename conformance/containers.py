@@ -46,7 +46,7 @@ def reap_orphans() -> int:
     import docker.errors
 
     removed = 0
-    for container in _client().containers.list(all=True, filters={"label": OWNER_LABEL}):
+    for container in _client().containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
         owner = int(container.labels.get(OWNER_LABEL, "0"))
         try:
             os.kill(owner, 0)

@@ -36,7 +36,7 @@ def _needed(name: str) -> None:
 
 def _ours() -> list[str]:
     mine = f"{OWNER_LABEL}={os.getpid()}"
-    return [x.id for x in _client().containers.list(all=True, filters={"label": mine})]
+    return [x.id for x in _client().containers.list(all=True, filters={"label": mine}, ignore_removed=True)]
 
 
 def test_container_server_leaves_nothing_behind() -> None:
