@@ -2,7 +2,15 @@
 
 Events are asynchronous: a step keeps the events read before its reply, and
 when the oracle predicts events (a block job's) the step reads on after the
-reply until it has as many, or the job's last event, or a deadline.
+reply until it has as many, or the job's last event, or a deadline. Where
+the oracle places an event before or after the reply, the step checks that
+too.
+
+A step {"nbd-client": LABEL, "action": ...} drives an NBD client (the
+reference client, conformance/nbd/session.py) instead: connect to an export
+over the server's socket, read, write, disconnect. The oracle is told what
+the client does (it is a fact about the world, like the storage) and
+predicts the outcome: ok, refused or closed.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.block.nbd_clients import ClientStep, NbdClients
 from conformance.compare import qobject_matches_line
 from conformance.implementations import Implementation, Instance, QmpStream
 from conformance.runner import PredictedLine
@@ -40,13 +49,20 @@ class Step:
     observed: bytes
     predicted_events: tuple[QDict, ...] | None = None  # None: abstained
     events: tuple[bytes, ...] = field(default=())
+    predicted_when: tuple[str, ...] = ()  # per predicted event: "before", "after" the reply, or "either"
+    before_reply: int = 0  # how many of the events came before the reply
 
     @property
     def events_agree(self) -> bool:
         expected = self.predicted_events
         if expected is None or len(expected) != len(self.events):
             return False
-        return all(qobject_matches_line(e, line) for e, line in zip(expected, self.events, strict=True))
+        if not all(qobject_matches_line(e, line) for e, line in zip(expected, self.events, strict=True)):
+            return False
+        return all(
+            when == "either" or (when == "before") == (index < self.before_reply)
+            for index, when in enumerate(self.predicted_when)
+        )
 
     @property
     def agrees(self) -> bool:
@@ -64,7 +80,9 @@ class Step:
         text = f"sent {json.dumps(self.sent)}\n  expected {expected}\n  observed {self.observed.decode()}"
         if not self.events_agree:
             predicted = [to_json(e) for e in self.predicted_events or ()]
-            text += f"\n  expected events {predicted}\n  observed events {[e.decode() for e in self.events]}"
+            text += f"\n  expected events {predicted} ({', '.join(self.predicted_when)} the reply)"
+            observed = [e.decode() for e in self.events]
+            text += f"\n  observed events {observed} ({self.before_reply} before the reply)"
         return text
 
 
@@ -97,6 +115,7 @@ class Session:
             raise
         self.abstained = False
         self.sent: list[str] = []  # every command, as written: the reproducer
+        self.clients = NbdClients(self.graph)
 
     def _read(self, timeout: float = READ_TIMEOUT) -> bytes:
         line = self.stream.read_line(timeout)
@@ -104,14 +123,14 @@ class Session:
             raise AssertionError(f"the implementation closed the connection: {self.instance.crash_report()}")
         return line.rstrip(b"\r\n")
 
-    def _predict(self, data: bytes) -> tuple[PredictedLine | None, tuple[QDict, ...] | None, str]:
+    def _predict(self, data: bytes) -> tuple[PredictedLine | None, tuple[tuple[QDict, str], ...] | None, str]:
         if self.abstained:
             return None, None, "an earlier step was not modelled"
         try:
             outputs = self.oracle.receive(data)
         except NotModelled as err:
             outputs = [Abstention(err.reason)]
-        events = tuple(self.graph.take_events())
+        events = tuple(self.graph.take_timed_events())
         for out in outputs:
             if isinstance(out, Abstention):  # the oracle's state stops being trustworthy here
                 self.abstained = True
@@ -123,7 +142,8 @@ class Session:
     def run(self, command: dict[str, Any]) -> Step:
         data = (json.dumps(command) + "\n").encode()
         self.sent.append(data.decode().rstrip("\n"))
-        predicted, predicted_events, why_not = self._predict(data)
+        predicted, timed, why_not = self._predict(data)
+        predicted_events = None if timed is None else tuple(event for event, _when in timed)
         self.stream.send(data)
         events: list[bytes] = []
         while True:
@@ -131,8 +151,15 @@ class Session:
             if not line.startswith(b'{"timestamp"') and b'"event"' not in line[:40]:
                 break
             events.append(line)
+        before = len(events)
         events += self._job_events(events, predicted_events)
-        return Step(command, predicted, why_not, line, predicted_events, tuple(events))
+        when = tuple(w for _event, w in timed or ())
+        return Step(command, predicted, why_not, line, predicted_events, tuple(events), when, before)
+
+    def client(self, step: dict[str, Any]) -> ClientStep:
+        """An NBD client step: the oracle's prediction (unless abstained) and what the client saw."""
+        self.sent.append(json.dumps(step))
+        return self.clients.run(step, trusted=not self.abstained)
 
     def ask(self, command: dict[str, Any]) -> Any:
         """Send a command the oracle does not model (query-block) and return the implementation's reply."""
@@ -167,5 +194,6 @@ class Session:
         return more
 
     def close(self) -> None:
+        self.clients.close()
         self.stream.close()
         self.instance.stop()

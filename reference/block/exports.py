@@ -18,6 +18,16 @@ block-export-add / -del underneath (seen on qsd 7.2): the device is looked up
 first (before the server is asked), the export's id is its NBD name (default:
 the device), a read-only node is exported read-only however 'writable' says,
 and nbd-server-remove takes an export id, not an NBD name.
+
+Connected clients are an input (connect_client / disconnect_client: the
+harness says what it did). Seen on qsd and qemu-system 7.2 with a client
+connected: block-export-del mode=safe (the default, also nbd-server-remove's)
+answers "export '<id>' still in use" and nothing changes; mode=hard replies
+first, the export goes when its clients are cut off, so BLOCK_EXPORT_DELETED
+comes after the reply; nbd-server-stop waits for the exports to go, so its
+events come before the reply. A cut-off client's next request finds the
+connection closed. blockdev-del, blockdev-reopen and query-block-exports
+answer as without clients.
 """
 
 from __future__ import annotations
@@ -64,8 +74,11 @@ def nbd_server_start(graph: BlockGraph, args: QDict) -> None:
 def nbd_server_stop(graph: BlockGraph, args: QDict) -> None:
     if graph.nbd_socket is None:
         raise BlockError(NOT_RUNNING)
+    if len(graph.exports) > 1 and any(graph.clients_of(export) for export in graph.exports):
+        # seen once on qsd 7.2: newest first then, but when each goes depends on its clients
+        raise NotModelled("nbd-server-stop: the order of several exports' events with clients connected")
     for export in list(reversed(graph.exports)):  # seen on qsd 7.2: the oldest export's event first
-        _remove(graph, export)
+        _remove(graph, export, "before")  # the server waits for every export to go before replying
     graph.nbd_socket = None
 
 
@@ -110,7 +123,10 @@ def block_export_del(graph: BlockGraph, args: QDict) -> None:
     export = next((e for e in graph.exports if e.id == ident), None)
     if export is None:
         raise BlockError(f"Export '{ident}' is not found")
-    _remove(graph, export)
+    clients = graph.clients_of(export)
+    if clients and args.get("mode") in (None, "safe"):
+        raise BlockError(f"export '{ident}' still in use")
+    _remove(graph, export, "after" if clients else "before")  # cutting clients off waits for them
 
 
 def nbd_server_add(graph: BlockGraph, args: QDict) -> None:
@@ -151,9 +167,38 @@ def query_block_exports(graph: BlockGraph, args: QDict) -> QObject:
     return infos
 
 
-def _remove(graph: BlockGraph, export: Export) -> None:
+def connect_client(graph: BlockGraph, label: str, name: str) -> str:
+    """A client (the harness's label) opens NBD export name: "ok", or "refused" (no export, no server)."""
+    if label in graph.clients:
+        raise ValueError(f"NBD client {label!r} is already connected")
+    export = next((e for e in graph.exports if e.name == name), None)
+    if export is None or graph.nbd_socket is None:
+        return "refused"
+    graph.clients[label] = export
+    return "ok"
+
+
+def client_request(graph: BlockGraph, label: str, write: bool) -> str:
+    """What the client's next read or write meets: "ok", or "closed" (its export was taken away)."""
+    export = graph.clients[label]
+    if export is None:
+        return "closed"
+    if write and not export.writable:
+        raise NotModelled("a write to a read-only export is not modelled")
+    return "ok"
+
+
+def disconnect_client(graph: BlockGraph, label: str) -> str:
+    """The client sends NBD_CMD_DISC: "ok" (the server closes), or "closed" already."""
+    return "ok" if graph.clients.pop(label) is not None else "closed"
+
+
+def _remove(graph: BlockGraph, export: Export, when: str) -> None:
     graph.exports.remove(export)
-    graph.emit("BLOCK_EXPORT_DELETED", QDict({"id": export.id}))
+    for label, reached in graph.clients.items():
+        if reached is export:
+            graph.clients[label] = None  # cut off
+    graph.emit("BLOCK_EXPORT_DELETED", QDict({"id": export.id}), when)
     node = export.node  # a child whose parent was deleted under the export goes with it
     held = node.parents or node.monitor_owned or node.backend is not None or graph.exported(node)
     if node in graph.nodes and not held:

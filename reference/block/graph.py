@@ -34,7 +34,10 @@ class BlockGraph:
         self.profile = profile  # whose query output to model (reference/block/query.py)
         self.nodes: list[Node] = []  # in the order QEMU registered them
         self._auto_names = 0
-        self._events: list[tuple[str, QDict]] = []  # predicted events not yet handed out
+        self._events: list[tuple[str, QDict, str]] = []  # predicted events not yet handed out, with when
+        # NBD clients the harness connected, by its label: the export each reached (None: cut off).
+        # A fact about the world the harness supplies, never read from QEMU's answers.
+        self.clients: dict[str, Export | None] = {}
         self.jobs: dict[str, ActiveCommitJob] = {}  # jobs waiting for the monitor, by id
         self.nbd_socket: str | None = None  # the NBD server's unix socket (None: not running)
         self.exports: list[Export] = []  # block exports, newest first
@@ -63,13 +66,22 @@ class BlockGraph:
     def exported(self, node: Node) -> bool:
         return any(export.node is node for export in self.exports)
 
-    def emit(self, name: str, data: QDict) -> None:
-        self._events.append((name, data))
+    def clients_of(self, export: Export) -> int:
+        return sum(1 for reached in self.clients.values() if reached is export)
+
+    def emit(self, name: str, data: QDict, when: str = "either") -> None:
+        """when: "before" or "after" the command's reply, or "either" (not pinned: a job's events)."""
+        self._events.append((name, data, when))
 
     def take_events(self) -> list[QDict]:
         """The events predicted since the last call (timestamps are wildcards: QEMU's clock)."""
+        return [event for event, _when in self.take_timed_events()]
+
+    def take_timed_events(self) -> list[tuple[QDict, str]]:
+        """take_events with each event's place relative to the reply ("before", "after", "either")."""
         stamp = QDict({"seconds": ANY_INT, "microseconds": ANY_INT})
-        events = [QDict({"event": name, "timestamp": stamp, "data": data}) for name, data in self._events]
+        events = [(QDict({"event": name, "timestamp": stamp, "data": data}), when)
+                  for name, data, when in self._events]  # fmt: skip
         self._events = []
         return events
 

@@ -3,7 +3,9 @@
 fixtures/block/regressions.json holds the transcripts of oracle bugs found by
 the stateful test and the active commit's job commands; an active commit
 needs allocation facts, so the storage answers qemu-img map too. "@nbd-socket"
-is the NBD server's socket (exports and their permission conflicts).
+is the NBD server's socket (exports and their permission conflicts); steps
+with "nbd-client" connect a client to an export over it, do I/O and
+disconnect, the oracle predicting each outcome (conformance/block/nbd_clients.py).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def test_block_case(
     session = Session(view.implementation(impl), PoolStorage(view.uid))
     try:
         paths = {**view.paths, "nbd-socket": nbd_socket(view.paths)}  # an NBD server in the scratch folder
-        steps = [session.run(with_paths(command, paths)) for command in case.steps]
+        steps = [
+            session.client(step) if "nbd-client" in step else session.run(step)
+            for step in (with_paths(command, paths) for command in case.steps)
+        ]
     finally:
         session.close()
     wrong = [step for step in steps if not step.agrees]

@@ -224,3 +224,80 @@ def test_a_backing_node_exports_read_only_under_its_overlay() -> None:
     export(g, "e", "b", False)
     export(g, "et", "t", True)
     assert [info["node-name"] for info in call(g, "query-block-exports")] == ["t", "b"]
+
+
+def deleted(g: BlockGraph) -> list[tuple[str, str]]:
+    """(export id, before/after the reply) of each predicted BLOCK_EXPORT_DELETED."""
+    return [(plain(e)["data"]["id"], when) for e, when in g.take_timed_events()]
+
+
+def test_a_connected_client_keeps_a_safe_delete_from_happening() -> None:
+    g = server()
+    qcow2(g, "q", "/solo")
+    export(g, "e", "q", True)
+    assert exports.connect_client(g, "c", "q") == "ok"
+    assert exports.connect_client(g, "d", "nope") == "refused"
+    assert fails(g, "block-export-del", id="e") == "export 'e' still in use"
+    assert fails(g, "block-export-del", id="e", mode="safe") == "export 'e' still in use"
+    assert fails(g, "nbd-server-remove", name="e") == "export 'e' still in use"
+    assert exports.client_request(g, "c", write=True) == "ok"
+    assert [info["id"] for info in call(g, "query-block-exports")] == ["e"]
+    assert deleted(g) == []
+    assert exports.disconnect_client(g, "c") == "ok"
+    call(g, "block-export-del", id="e")  # no client left: safe works, the event before the reply
+    assert deleted(g) == [("e", "before")]
+
+
+def test_a_hard_delete_cuts_the_exports_clients_off_after_the_reply() -> None:
+    g = server()
+    qcow2(g, "q", "/solo")
+    run(g, "blockdev-add", driver="raw", node_name="r", read_only=True,
+        file={"driver": "file", "node-name": "rf", "filename": "/raw"})  # fmt: skip
+    export(g, "e", "q", True)
+    export(g, "f", "r", False)
+    for label, name in (("a", "q"), ("b", "q"), ("c", "r")):
+        assert exports.connect_client(g, label, name) == "ok"
+    call(g, "nbd-server-remove", name="e", mode="hard")
+    assert deleted(g) == [("e", "after")]
+    assert exports.client_request(g, "a", write=False) == "closed"
+    assert exports.disconnect_client(g, "b") == "closed"
+    assert exports.client_request(g, "c", write=False) == "ok"
+    with pytest.raises(NotModelled):
+        exports.client_request(g, "c", write=True)  # a write to a read-only export
+
+
+def test_server_stop_with_a_client_deletes_before_the_reply_and_cuts_it_off() -> None:
+    g = server()
+    qcow2(g, "q", "/solo")
+    export(g, "e", "q", False)
+    assert exports.connect_client(g, "c", "q") == "ok"
+    call(g, "nbd-server-stop")
+    assert deleted(g) == [("e", "before")]
+    assert exports.client_request(g, "c", write=False) == "closed"
+    assert exports.connect_client(g, "d", "q") == "refused"
+
+
+def test_server_stop_with_clients_on_several_exports_abstains() -> None:
+    g = server()
+    qcow2(g, "q", "/solo")
+    export(g, "e", "q", False)
+    qcow2(g, "s", "/base")
+    export(g, "f", "s", False)
+    exports.connect_client(g, "c", "q")
+    with pytest.raises(NotModelled):
+        call(g, "nbd-server-stop")
+
+
+def test_reopen_and_blockdev_del_answer_as_without_a_client() -> None:
+    g = server()
+    qcow2(g, "q", "/solo")
+    export(g, "e", "q", True)
+    exports.connect_client(g, "c", "q")
+    entry = qobject({"driver": "qcow2", "node-name": "q", "file": "qf", "read-only": True})
+    assert isinstance(entry, QDict)
+    with pytest.raises(BlockError) as caught:
+        reopen.blockdev_reopen(g, [entry])
+    assert caught.value.desc == "Read-only block node 'q' cannot support read-write users"
+    with pytest.raises(BlockError) as caught:
+        run(g, "blockdev-del", node_name="q")
+    assert caught.value.desc == "Node q is in use"
