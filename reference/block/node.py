@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 from reference.block.storage import FileFacts, ImageFacts
+
+# Stamps are unique across all nodes and only grow: a node's stamp says when it last changed.
+_stamps = itertools.count(1)
+_UNSET = object()
+# What a node's ImageInfo (and its filename) is made of: its image_stamp follows these alone,
+# so a change of read-only or name keeps the ImageInfos that contain the node's.
+IMAGE_ATTRIBUTES = frozenset(
+    {"driver", "filename", "file_child", "facts", "image", "backing", "auto_backing_file", "filter_of"}
+)
 
 
 @dataclass(eq=False)
@@ -36,6 +47,24 @@ class Node:
     job_bitmap: int | None = None  # granularity of a mirror job's (anonymous, clean) dirty bitmap on it
     backend: str | None = None  # the -drive BlockBackend holding the node (query-block's "device")
     file_seq: int = 0  # when the node took its 'file' child (permission checks go newest first)
+    # Set on every attribute write that changes a value (see __setattr__); in-place changes to
+    # the lists above do not count, and query-named-block-nodes reads none of them.
+    stamp: int = field(default=0, init=False, repr=False, compare=False)
+    image_stamp: int = field(default=0, init=False, repr=False, compare=False)  # IMAGE_ATTRIBUTES' writes
+    # query-named-block-nodes' answers for this node with the stamps they were built at.
+    # Filled in place, so keeping them is no change to the node.
+    query_cache: dict[Any, tuple[Any, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        attributes = self.__dict__
+        if attributes.get(name, _UNSET) is value:  # the same object again: nothing changed
+            return
+        attributes[name] = value
+        stamp = attributes["stamp"] = next(_stamps)
+        if name in IMAGE_ATTRIBUTES:
+            attributes["image_stamp"] = stamp
 
     def wants_write_on_file(self) -> bool:
         # qcow2 keeps metadata in its file: a writable qcow2 node writes there.
@@ -48,3 +77,19 @@ class Node:
 
     def children(self) -> list[Node]:
         return [child for child in (self.file_child, self.backing) if child is not None]
+
+    def deep_image_stamp(self) -> int:
+        """The newest image_stamp among this node and all it reaches (file child, backing, filtered node).
+
+        Any change to what the node reaches writes an image attribute of a node
+        still reached (the one whose link changed, or the changed node itself),
+        and stamps only grow: so this number changes whenever the image
+        attributes of anything reached do.
+        """
+        newest = self.image_stamp
+        for below in (self.file_child, self.backing, self.filter_of):
+            if below is not None:
+                deep = below.deep_image_stamp()
+                if deep > newest:
+                    newest = deep
+        return newest

@@ -21,7 +21,7 @@ from reference.block.graph import BlockGraph
 from reference.block.node import Node
 from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.patterns import ANY_OBJECT, ANY_STRING
-from reference.qobject.values import QDict, QObject, qnull
+from reference.qobject.values import FrozenQDict, QDict, QObject, qnull
 
 SECTOR = 512
 THROTTLE_MEMBERS = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")
@@ -44,92 +44,126 @@ def chain_depth(node: Node) -> int:
     return depth
 
 
-def device_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> QDict:
-    info = QDict()
-    info.put("file", display_filename(node))
-    info.put("node-name", ANY_STRING if node.auto_named else node.name)
-    info.put("ro", node.read_only)
-    info.put("drv", node.driver)
-    if node.backing is not None and node.filter_of is None:  # a filter has no backing file name
-        info.put("backing_file", display_filename(node.backing))
-    info.put("backing_file_depth", 0 if flat else chain_depth(node))
-    if profile.node_info_children:
-        info.put("children", [child_info(node, child) for child in reversed(node.children())])
-    if profile.node_info_active:
-        info.put("active", True)
-    info.put("encrypted", False)
-    info.put("detect_zeroes", "off")
-    for member in THROTTLE_MEMBERS:
-        info.put(member, 0)
-    info.put("image", image_info(node, flat, profile))
-    info.put("cache", QDict({"writeback": True, "direct": False, "no-flush": False}))
-    info.put("write_threshold", 0)
-    if node.job_bitmap is not None:
-        bitmap = QDict()
-        for key, value in (("count", 0), ("granularity", node.job_bitmap), ("recording", True),
-                           ("busy", False), ("persistent", False)):  # fmt: skip
-            bitmap.put(key, value)
-        info.put("dirty-bitmaps", [bitmap])
+# A node's answers are kept on the node and reused while what they are made
+# of is unchanged: its ImageInfo while no image attribute of anything it
+# reaches changed (Node.deep_image_stamp), its BlockDeviceInfo while moreover
+# the node itself (and, where listed, its children) did not change at all. So
+# after a change to one node only the answers that show it are built again;
+# the kept ones are FrozenQDicts, whose JSON text the writer keeps too.
+
+
+def device_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> FrozenQDict:
+    stamps: tuple[int, ...] = (node.stamp, node.deep_image_stamp())
+    if profile.node_info_children:  # the children's names are in it
+        stamps += tuple(child.stamp for child in node.children())
+    key = ("device", flat)
+    kept = node.query_cache.get(key)
+    if kept is not None and kept[0] == stamps and kept[1] is profile:
+        info: FrozenQDict = kept[2]
+        return info
+    info = build_device_info(node, flat, profile)
+    node.query_cache[key] = (stamps, profile, info)
     return info
 
 
-def child_info(parent: Node, child: Node) -> QDict:
+def image_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> FrozenQDict:
+    stamp = node.deep_image_stamp()
+    key = ("image", flat)
+    kept = node.query_cache.get(key)
+    if kept is not None and kept[0] == stamp and kept[1] is profile:
+        image: FrozenQDict = kept[2]
+        return image
+    image = build_image_info(node, flat, profile)
+    node.query_cache[key] = (stamp, profile, image)
+    return image
+
+
+# Every node's cache mode: blockdev-add's default.
+CACHE_MODE = FrozenQDict({"writeback": True, "direct": False, "no-flush": False})
+
+
+def build_device_info(node: Node, flat: bool, profile: Profile) -> FrozenQDict:
+    """BlockDeviceInfo, members in schema order (FrozenQDict presents them in QEMU's order)."""
+    info: dict[str, QObject] = {
+        "file": display_filename(node),
+        "node-name": ANY_STRING if node.auto_named else node.name,
+        "ro": node.read_only,
+        "drv": node.driver,
+    }
+    if node.backing is not None and node.filter_of is None:  # a filter has no backing file name
+        info["backing_file"] = display_filename(node.backing)
+    info["backing_file_depth"] = 0 if flat else chain_depth(node)
+    if profile.node_info_children:
+        info["children"] = [child_info(node, child) for child in reversed(node.children())]
+    if profile.node_info_active:
+        info["active"] = True
+    info["encrypted"] = False
+    info["detect_zeroes"] = "off"
+    for member in THROTTLE_MEMBERS:
+        info[member] = 0
+    info["image"] = image_info(node, flat, profile)
+    info["cache"] = CACHE_MODE
+    info["write_threshold"] = 0
+    if node.job_bitmap is not None:
+        bitmap: dict[str, QObject] = {"count": 0, "granularity": node.job_bitmap, "recording": True,
+                                      "busy": False, "persistent": False}  # fmt: skip
+        info["dirty-bitmaps"] = [FrozenQDict(bitmap)]
+    return FrozenQDict(info)
+
+
+def child_info(parent: Node, child: Node) -> FrozenQDict:
     role = "backing" if child is parent.backing else "file"
-    return QDict({"child": role, "node-name": ANY_STRING if child.auto_named else child.name})
+    return FrozenQDict({"child": role, "node-name": ANY_STRING if child.auto_named else child.name})
 
 
-def image_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> QDict:
+def build_image_info(node: Node, flat: bool, profile: Profile) -> FrozenQDict:
     assert node.facts is not None, "an opened node has its file's facts"
     if node.filter_of is not None:
         return filter_image_info(node, node.filter_of, flat, profile)
-    image = QDict()
-    image.put("filename", display_filename(node))
-    image.put("format", node.driver)
+    image: dict[str, QObject] = {"filename": display_filename(node), "format": node.driver}
     if has_get_info(node):
-        image.put("dirty-flag", node.image.dirty if node.image is not None else False)
+        image["dirty-flag"] = node.image.dirty if node.image is not None else False
     if node.facts.allocated is not None:
-        image.put("actual-size", node.facts.allocated)
+        image["actual-size"] = node.facts.allocated
     if node.image is not None:
-        image.put("virtual-size", node.image.virtual_size)
+        image["virtual-size"] = node.image.virtual_size
         if node.image.cluster_size:
-            image.put("cluster-size", node.image.cluster_size)
+            image["cluster-size"] = node.image.cluster_size
         if node.image.backing_file:
-            image.put("backing-filename", node.image.backing_file)
+            image["backing-filename"] = node.image.backing_file
             if node.image.full_backing_file is not None:
-                image.put("full-backing-filename", node.image.full_backing_file)
+                image["full-backing-filename"] = node.image.full_backing_file
             if node.image.backing_format is not None:
-                image.put("backing-filename-format", node.image.backing_format)
+                image["backing-filename-format"] = node.image.backing_format
         if profile.image_limits:
-            image.put("limits", ANY_OBJECT)
+            image["limits"] = ANY_OBJECT
         backing = node.backing if not flat else None
         if backing is not None and not profile.format_specific_first:
-            image.put("backing-image", image_info(backing, profile=profile))
+            image["backing-image"] = image_info(backing, profile=profile)
         if node.image.format_specific is not None:
-            image.put("format-specific", json_to_qobject(node.image.format_specific))
+            image["format-specific"] = json_to_qobject(node.image.format_specific)
         if backing is not None and profile.format_specific_first:
-            image.put("backing-image", image_info(backing, profile=profile))
+            image["backing-image"] = image_info(backing, profile=profile)
     else:
-        image.put("virtual-size", sectors_rounded(node.facts.size))
+        image["virtual-size"] = sectors_rounded(node.facts.size)
         if profile.image_limits:
-            image.put("limits", ANY_OBJECT)
+            image["limits"] = ANY_OBJECT
         if node.driver == "file" and profile.file_format_specific:
-            image.put("format-specific", QDict({"type": "file", "data": QDict()}))
-    return image
+            image["format-specific"] = FrozenQDict({"type": "file", "data": FrozenQDict({})})
+    return FrozenQDict(image)
 
 
-def filter_image_info(node: Node, below: Node, flat: bool, profile: Profile = QEMU_7_2) -> QDict:
+def filter_image_info(node: Node, below: Node, flat: bool, profile: Profile = QEMU_7_2) -> FrozenQDict:
     """A job's filter: get_info, size and allocation are the filtered node's; no header of its own."""
     inner = image_info(below, True, profile)
-    image = QDict()
-    image.put("filename", display_filename(node))
-    image.put("format", node.driver)
+    image: dict[str, QObject] = {"filename": display_filename(node), "format": node.driver}
     for key in ("dirty-flag", "actual-size", "virtual-size", "cluster-size", "limits"):
         value = inner.get(key)
         if value is not None:
-            image.put(key, value)
+            image[key] = value
     if not flat:
-        image.put("backing-image", image_info(below, profile=profile))
-    return image
+        image["backing-image"] = image_info(below, profile=profile)
+    return FrozenQDict(image)
 
 
 def has_get_info(node: Node) -> bool:

@@ -12,7 +12,8 @@ Python's default recursion limit.
 Compact output below 100 levels, the common case, takes a recursive path
 tuned for speed (the oracle writes a reply for every request it answers):
 quoted strings and member names are remembered, common types are tested
-first. Its output is the iterative writer's, byte for byte.
+first, and a FrozenQDict's text is kept for the next time it is written. Its
+output is the iterative writer's, byte for byte.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from reference.qobject.patterns import Wildcard
-from reference.qobject.values import QDict, QNull, QObject
+from reference.qobject.values import FrozenQDict, QDict, QNull, QObject
 
 _SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _NEEDS_ESCAPE = re.compile('[\\x00-\\x1f"\\\\\\x7f-\\U0010ffff]')
@@ -120,9 +121,21 @@ def _layout(order: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return layout
 
 
+def _write_frozen(value: FrozenQDict, depth: int, out: list[str]) -> None:
+    """A FrozenQDict's text, written once (compact text does not depend on depth)."""
+    text = value.text
+    if text is None:
+        own: list[str] = []
+        _write_dict(value, depth, own)  # too deep: _TooDeep leaves it unwritten
+        text = value.text = "".join(own)
+    out.append(text)
+
+
 def _write_other(value: QObject, depth: int, out: list[str]) -> None:
     """Subclasses and the rarer kinds, by the iterative writer's isinstance() rules."""
-    if isinstance(value, QDict):
+    if type(value) is FrozenQDict:
+        _write_frozen(value, depth + 1, out)
+    elif isinstance(value, QDict):
         _write_dict(value, depth + 1, out)
     elif isinstance(value, list):
         _write_list(value, depth + 1, out)
@@ -187,7 +200,9 @@ def to_json(obj: QObject, pretty: bool = False) -> str:
     if not pretty:
         out: list[str] = []
         try:
-            if isinstance(obj, QDict):
+            if type(obj) is FrozenQDict:
+                _write_frozen(obj, 0, out)
+            elif isinstance(obj, QDict):
                 _write_dict(obj, 0, out)
             else:
                 _write_list(obj, 0, out)

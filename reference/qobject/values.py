@@ -148,3 +148,26 @@ class QDict:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k!r}: {v!r}" for k, v in self.items())
         return f"QDict({{{inner}}})"
+
+
+class FrozenQDict(QDict):
+    """A QDict that never changes, so the JSON writer can keep its compact text.
+
+    For answers the oracle keeps between requests (query-named-block-nodes'
+    per-node infos): written once, then reused wherever the same object
+    appears again. Nothing inside may change after it is built either: its
+    lists and inner QDicts are its own or shared only by frozen answers.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, items: dict[str, QObject]) -> None:
+        self._order = None
+        self._values = items  # taken over, not copied: the builder hands it over
+        self.text: str | None = None  # compact JSON, filled in by the writer on first use
+
+    def put(self, key: str, value: QObject) -> None:
+        raise TypeError("a FrozenQDict does not change")
+
+    def delete(self, key: str) -> None:
+        raise TypeError("a FrozenQDict does not change")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import enum
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference.qobject import json_writer
 from reference.qobject.json_writer import FAST_DEPTH, to_json, write_iteratively
 from reference.qobject.patterns import ANY_INT, ANY_OBJECT, ANY_STRING
-from reference.qobject.values import QDict, QObject, qnull
+from reference.qobject.values import FrozenQDict, QDict, QObject, qnull
 
 
 class Text(str):
@@ -54,6 +55,7 @@ values = st.recursive(
         | st.lists(inner, max_size=2).map(Items)
         | st.lists(st.tuples(keys, inner), max_size=5).map(qdict)
         | st.lists(st.tuples(keys, inner), max_size=2).map(lambda pairs: Members(dict(pairs)))
+        | st.lists(st.tuples(keys, inner), max_size=4).map(lambda pairs: FrozenQDict(dict(pairs)))
     ),
     max_leaves=25,
 )
@@ -63,6 +65,8 @@ values = st.recursive(
 @given(st.lists(st.tuples(keys, values), max_size=6).map(qdict) | st.lists(values, max_size=4))
 def test_recursive_path_writes_what_the_iterative_writer_writes(value: QDict | list[QObject]) -> None:
     assert to_json(value) == write_iteratively(value, pretty=False)
+    # Again, now with the FrozenQDicts' kept texts (shared ones appear twice in a list).
+    assert to_json([value, value]) == write_iteratively([value, value], pretty=False)
 
 
 def nested(depth: int) -> QDict | list[QObject]:
@@ -100,3 +104,28 @@ def test_remembered_strings_stay_right_past_the_limit() -> None:
     assert written == write_iteratively(texts, pretty=False)
     assert len(json_writer._quoted) <= json_writer._QUOTED_LIMIT
     assert written.startswith('["s0\\u0001", "s1\\u0001"')
+
+
+def test_a_frozen_dict_keeps_its_text_and_refuses_changes() -> None:
+    inner = FrozenQDict({"b": "x", "a": 1})
+    outer = QDict({"return": [inner, inner], "id": "i"})
+    text = to_json(outer)
+    assert text == '{"return": [{"a": 1, "b": "x"}, {"a": 1, "b": "x"}], "id": "i"}'
+    assert inner.text == '{"a": 1, "b": "x"}'
+    assert to_json(inner) == inner.text
+    assert to_json(inner, pretty=True) == write_iteratively(inner, pretty=True)
+    with pytest.raises(TypeError):
+        inner.put("c", 2)
+    with pytest.raises(TypeError):
+        inner.delete("a")
+
+
+def test_a_frozen_dict_first_written_too_deep_is_written_right_later() -> None:
+    frozen = FrozenQDict({"leaf": nested(3)})
+    deep: list[QObject] = [frozen]
+    for _ in range(FAST_DEPTH + 4):
+        deep = [deep]
+    assert to_json(deep) == write_iteratively(deep, pretty=False)
+    assert frozen.text is None  # the iterative writer wrote it: nothing kept
+    assert to_json(frozen) == '{"leaf": {"d": [["leaf"]]}}' == frozen.text
+    assert to_json(deep) == write_iteratively(deep, pretty=False)

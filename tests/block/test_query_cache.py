@@ -1,0 +1,156 @@
+"""query-named-block-nodes keeps each node's answer between queries: it must never serve a stale one.
+
+Every attribute of every node of a small graph (a qcow2 chain and a job's
+filter above it) is changed in turn; after each change the kept answers must
+be exactly what a build from nothing gives. The attributes the answer reads
+must each change it somewhere, or the check above would prove nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from reference.block.node import Node
+from reference.block.query import device_info
+from reference.block.storage import FileFacts, ImageFacts
+from reference.profiles import PROFILES, QEMU_7_2
+from reference.qobject.json_writer import to_json, write_iteratively
+from reference.qobject.values import FrozenQDict
+
+BASE, TOP = "/images/base.qcow2", "/images/top.qcow2"
+PROFILE_CHOICES = [QEMU_7_2, PROFILES["11.1"]]
+
+
+def file_node(name: str, path: str) -> Node:
+    node = Node(name, False, "file", path, False, False)
+    node.facts = FileFacts(size=196616, allocated=200704)
+    return node
+
+
+def qcow2_node(name: str, file: Node, backing_file: str | None = None) -> Node:
+    node = Node(name, False, "qcow2", file.filename, False, False, file_child=file)
+    node.facts = file.facts
+    node.image = ImageFacts(
+        "qcow2",
+        4 << 20,
+        cluster_size=65536,
+        backing_file=backing_file,
+        backing_format="qcow2" if backing_file else None,
+        full_backing_file=backing_file,
+        format_specific={"type": "qcow2", "data": {"compat": "1.1", "refcount-bits": 16}},
+    )
+    return node
+
+
+def graph() -> list[Node]:
+    base_file, top_file = file_node("bf", BASE), file_node("tf", TOP)
+    base = qcow2_node("b", base_file)
+    top = qcow2_node("t", top_file, BASE)
+    top.backing, top.auto_backing_file = base, BASE
+    job_filter = Node("#block1", True, "commit_top", TOP, False, False)
+    job_filter.filter_of, job_filter.backing, job_filter.facts = top, top, top.facts
+    return [job_filter, top, top_file, base, base_file]
+
+
+def leaf() -> Node:
+    return file_node("other", "/images/other.img")
+
+
+def link(node: Node, current: object) -> object:
+    return None if current is not None else leaf()
+
+
+# For each attribute, a different value for it (given the node and the current value).
+CHANGES: dict[str, Callable[[Node, object], object]] = {
+    "name": lambda node, v: f"{v}-renamed",
+    "auto_named": lambda node, v: not v,
+    "driver": lambda node, v: "raw" if v == "qcow2" else "host_device" if v == "file" else "qcow2",
+    "filename": lambda node, v: f"{v}.moved",
+    "read_only": lambda node, v: not v,
+    "auto_read_only": lambda node, v: not v,
+    "file_child": link,
+    "monitor_owned": lambda node, v: not v,
+    "parents": lambda node, v: [leaf()],
+    "facts": lambda node, v: FileFacts(size=1 << 20, allocated=None),
+    "image": lambda node, v: None if v is not None else ImageFacts("qcow2", 8 << 20, dirty=True),
+    "backing": link,
+    "auto_backing_file": lambda node, v: f"{v}.elsewhere",
+    "read_only_explicit": lambda node, v: not v,
+    "auto_read_only_explicit": lambda node, v: not v,
+    "inherits_from": link,
+    "stale": lambda node, v: not v,
+    "blockers": lambda node, v: ["a blocker"],
+    "filter_of": link,
+    "job_bitmap": lambda node, v: None if v is not None else 65536,
+    "backend": lambda node, v: "drive0",
+    "file_seq": lambda node, v: int(str(v)) + 1,
+}
+# What a node's BlockDeviceInfo is made of (device_info, image_info, display_filename).
+READ = {"name", "auto_named", "driver", "filename", "read_only", "file_child", "facts", "image", "backing",
+        "auto_backing_file", "filter_of", "job_bitmap"}  # fmt: skip
+NOT_STATE = {"stamp", "image_stamp", "query_cache"}
+
+
+def answers(nodes: list[Node], flat: bool, profile: object) -> list[str]:
+    return [to_json(device_info(node, flat, profile)) for node in nodes]  # type: ignore[arg-type]
+
+
+def fresh_answers(nodes: list[Node], flat: bool, profile: object) -> list[str]:
+    for node in nodes:
+        node.query_cache.clear()
+    infos = [device_info(node, flat, profile) for node in nodes]  # type: ignore[arg-type]
+    return [write_iteratively(info, pretty=False) for info in infos]
+
+
+def changes() -> Iterator[tuple[str, int]]:
+    for attribute in CHANGES:
+        for index in range(len(graph())):
+            yield attribute, index
+
+
+def test_every_attribute_has_a_change() -> None:
+    fields = {f.name for f in dataclasses.fields(Node)} - NOT_STATE
+    assert fields == set(CHANGES), "a new Node attribute needs a change here (and a place in READ if read)"
+
+
+@pytest.mark.parametrize("flat", [False, True])
+@pytest.mark.parametrize("profile", PROFILE_CHOICES, ids=lambda p: p.name)
+def test_kept_answers_follow_every_change(flat: bool, profile: object) -> None:
+    observed: set[str] = set()
+    for attribute, index in changes():
+        nodes = graph()
+        before = answers(nodes, flat, profile)
+        assert answers(nodes, flat, profile) == before  # kept, written again from kept texts
+        node = nodes[index]
+        setattr(node, attribute, CHANGES[attribute](node, getattr(node, attribute)))
+        after = answers(nodes, flat, profile)
+        fresh = fresh_answers(nodes, flat, profile)
+        assert after == fresh, f"stale answer after changing {attribute} of node {index}"
+        if after != before:
+            observed.add(attribute)
+    # flat=True leaves out the backing chain's images, so some links matter only without it.
+    assert not READ - observed - ({"backing"} if flat else set()), READ - observed
+
+
+def rebuilt(before: list[FrozenQDict], nodes: list[Node]) -> list[bool]:
+    return [a is not b for a, b in zip(before, [device_info(node) for node in nodes], strict=True)]
+
+
+def test_answers_are_kept_while_nothing_changes_and_only_the_affected_are_rebuilt() -> None:
+    nodes = graph()  # the filter, the top and its file, the base and its file
+    base = nodes[3]
+    first = [device_info(node) for node in nodes]
+    assert not any(rebuilt(first, nodes))
+    base.read_only = True  # only the base's info shows it: ImageInfos have no read-only flag
+    assert rebuilt(first, nodes) == [False, False, False, True, False]
+    second = [device_info(node) for node in nodes]
+    assert second[3].get("image") is first[3].get("image")
+    assert '"ro": true' in to_json(second[3]) and '"ro": false' in to_json(first[3])
+    base.facts = FileFacts(size=1 << 20, allocated=4096)  # in the base's image and those above it
+    assert rebuilt(second, nodes) == [True, True, False, True, False]
+    third = [device_info(node) for node in nodes]
+    base.read_only = True  # the same value again: no change
+    assert not any(rebuilt(third, nodes))
