@@ -11,17 +11,28 @@ graph: a writable qcow2 over a node it leaves read-only gets "Block node is
 read-only", a node made read-only under a writer "Read-only block node '%s'
 cannot support read-write users". An empty list crashes qsd 7.2 (the reply
 never comes): not modelled.
+
+A qcow2 node's backing link (verified on qsd and qemu-system 7.2, iotest
+245): leaving 'backing' out while the node has a backing node or its header
+names one is "backing is missing for '%s'"; a name is looked up ("Cannot
+find device='' nor node-name='%s'"), and a node that reaches the reopened
+one is refused ("Making '%s' a backing child of '%s' would create a
+cycle"); null detaches the backing node, and a node QEMU opened from the
+header, now without parents, goes. Only a change to a monitor-owned root,
+with the node's read-only unchanged and nothing else failing, is modelled.
 """
 
 from __future__ import annotations
 
 from reference.block.errors import BlockError, NotModelled
-from reference.block.graph import BlockGraph
+from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.job import inheriting
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
 from reference.block.permissions import first_conflict, users_of
 from reference.qobject.values import QDict, QNull
+
+KEEP = object()  # the entry names the node's current backing (or null where it has none)
 
 
 def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
@@ -33,8 +44,16 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
     if len(set(targets)) != len(targets):
         raise NotModelled("a node named twice in one reopen is not modelled")
     new: dict[Node, Flags] = {}
+    backings: dict[Node, Node | None] = {}
     for node, entry in zip(targets, entries, strict=True):
         new[node] = _prepare(node, entry)
+        if node.driver == "qcow2":
+            backing = _new_backing(graph, node, entry)
+            if backing is not KEEP:
+                assert backing is None or isinstance(backing, Node)
+                if new[node] != Flags(node.read_only, node.auto_read_only) or len(targets) > 1:
+                    raise NotModelled("blockdev-reopen: a new backing with other changes is not modelled")
+                backings[node] = backing
         _check_open(graph, node, new[node], writer=_has_writer(node, new, graph))
     for node in targets:  # children that took the node's options take the new ones (stateful test)
         for child in inheriting(node)[1:]:
@@ -47,6 +66,8 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
         node.read_only, node.auto_read_only = flags.read_only, flags.auto_read_only
     for node, entry in zip(targets, entries, strict=True):
         node.read_only_explicit = "read-only" in entry
+    for node, backing in backings.items():
+        _relink(graph, node, backing)
 
 
 def _target(graph: BlockGraph, entry: QDict) -> Node:
@@ -75,21 +96,52 @@ def _prepare(node: Node, entry: QDict) -> Flags:
         raise BlockError("Cannot change the option 'filename'")
     if node.driver in FORMATS and (node.file_child is None or entry.get("file") != node.file_child.name):
         raise NotModelled("blockdev-reopen: a new or inline 'file' child is not modelled")
-    if node.driver == "qcow2":
-        _check_backing(node, entry)
     return resolve_flags(entry, Flags())
 
 
-def _check_backing(node: Node, entry: QDict) -> None:
+def _new_backing(graph: BlockGraph, node: Node, entry: QDict) -> object:
+    """KEEP, None (detach) or the new backing node; QEMU's error where it refuses."""
     given = entry.get("backing")
+    if "backing" not in entry:
+        header = node.image is not None and bool(node.image.backing_file)
+        if node.backing is None and not header:
+            return KEEP
+        raise BlockError(f"backing is missing for '{node.name}'")
+    if isinstance(given, QNull):
+        return KEEP if node.backing is None else None
+    if not isinstance(given, str):
+        raise NotModelled("blockdev-reopen: an inline 'backing' is not modelled")
     if node.backing is not None and given == node.backing.name:
-        return
-    if node.backing is None and isinstance(given, QNull):
-        return
-    no_header = node.image is not None and not node.image.backing_file
-    if node.backing is None and "backing" not in entry and no_header:
-        return
-    raise NotModelled("blockdev-reopen: changing or leaving out 'backing' is not modelled")
+        return KEEP
+    found = graph.find(given)
+    if found is None:
+        raise BlockError(f"Cannot find device='' nor node-name='{given}'")
+    if found is node or node in _reached(found):
+        raise BlockError(f"Making '{given}' a backing child of '{node.name}' would create a cycle")
+    if found.parents or not found.monitor_owned or graph.exported(found) or found.driver != "qcow2":
+        raise NotModelled("blockdev-reopen: a backing node that is not a qcow2 root is not modelled")
+    return found
+
+
+def _reached(node: Node) -> list[Node]:
+    found: list[Node] = []
+    for child in node.children():
+        found += [child, *_reached(child)]
+    return found
+
+
+def _relink(graph: BlockGraph, node: Node, backing: Node | None) -> None:
+    old = node.backing
+    if old is not None:
+        graph.unblock_backing(old, node)
+        old.parents.remove(node)
+        # a node QEMU opened from the header has no other reference: it goes with the link
+        if not old.parents and not old.monitor_owned and not graph.exported(old):
+            graph.drop(old)
+    node.backing = backing
+    if backing is not None:
+        backing.parents.append(node)
+        backing.blockers.insert(0, backing_blocker(node))
 
 
 def _flags(node: Node, new: dict[Node, Flags]) -> Flags:
