@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reference.block.errors import BlockError, NotModelled
-from reference.block.job import ActiveCommitJob
+from reference.block.job import Job
 from reference.block.names import check_new_name
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
@@ -38,7 +38,7 @@ class BlockGraph:
         # NBD clients the harness connected, by its label: the export each reached (None: cut off).
         # A fact about the world the harness supplies, never read from QEMU's answers.
         self.clients: dict[str, Export | None] = {}
-        self.jobs: dict[str, ActiveCommitJob] = {}  # jobs waiting for the monitor, by id
+        self.jobs: dict[str, Job] = {}  # jobs waiting for the monitor, by id
         self.nbd_socket: str | None = None  # the NBD server's unix socket (None: not running)
         self.exports: list[Export] = []  # block exports, newest first
         self._seq = 0  # counts attachments of users to nodes (permission checks go newest first)

@@ -1,7 +1,9 @@
-"""A block job the model keeps between commands: an active commit waiting in "ready"."""
+"""Block jobs the model keeps between commands: an active commit waiting in "ready", and a
+non-active commit waiting for job-finalize ("pending") or job-dismiss ("concluded")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,22 @@ class ActiveCommitJob:
     length: int  # bytes to copy: the data above the base, in whole granules
     blocked: list[Node] = field(default_factory=list)  # nodes carrying the job's op blocker
     restore: dict[Node, bool] = field(default_factory=dict)  # read-only flags to put back at the end
+
+
+@dataclass(eq=False)
+class ManualCommitJob:
+    """A non-active commit started with auto-finalize or auto-dismiss false (verified on qsd 7.2)."""
+
+    job_id: str
+    base: Node
+    length: int  # the top's size: the job's progress, complete by now
+    state: str  # "pending" (waits for job-finalize) or "concluded" (waits for job-dismiss)
+    auto_finalize: bool
+    auto_dismiss: bool
+    finalize: Callable[[], None]  # the graph change QEMU makes when the job finalizes
+
+
+Job = ActiveCommitJob | ManualCommitJob
 
 
 def chain(node: Node) -> list[Node]:
@@ -59,7 +77,8 @@ def writable_base(graph: BlockGraph, base: Node, *, always_reopens: bool) -> lis
     if base.driver != "qcow2" or file is None or file.driver != "file":
         raise NotModelled("block-commit: only a qcow2 base over a file node is modelled")
     if file not in group and file.read_only:
-        raise NotModelled("block-commit: a base over a read-only node it does not reopen is not modelled")
+        # verified on qsd 7.2 (iotest 249): an explicitly read-only file stays read-only
+        raise BlockError("Block node is read-only")
     if always_reopens or base.read_only or file.read_only or file.auto_read_only:
         error = graph.storage.open_error(file.filename, True)
         if error is not None:

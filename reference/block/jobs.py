@@ -5,7 +5,11 @@ Verified on qsd 7.2 (auto-finalize and auto-dismiss on): the job is created
 dismissed ("null") and the command fails with the reopen's error. Otherwise
 "running" comes before the reply, and after it "waiting", "pending",
 BLOCK_JOB_COMPLETED (len = offset = the top's size, speed 0), "concluded",
-"null". The base is read-only again afterwards, the overlay's backing is the
+"null". With auto-finalize false the job stops in "pending" (BLOCK_JOB_PENDING)
+until job-finalize, which changes the graph and concludes it; with auto-dismiss
+false it stays "concluded" until job-dismiss ("null"). A base whose file node
+is explicitly read-only is not reopened with it: "Block node is read-only".
+The base is read-only again afterwards, the overlay's backing is the
 base, and the overlay's header names the base. Events are predicted as a
 sequence; the harness collects them after the job finishes.
 """
@@ -16,11 +20,11 @@ from reference.block import active_commit
 from reference.block.errors import BlockError, NotModelled
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph, backing_blocker
-from reference.block.job import chain, status, writable_base
+from reference.block.job import ManualCommitJob, chain, status, writable_base
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
-COMMIT_ARGUMENTS = frozenset({"job-id", "device", "top-node", "base-node"})
+COMMIT_ARGUMENTS = frozenset({"job-id", "device", "top-node", "base-node", "auto-finalize", "auto-dismiss"})
 
 
 def block_commit(graph: BlockGraph, args: QDict) -> None:
@@ -61,14 +65,39 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         graph.emit("JOB_STATUS_CHANGE", status(job_id, "null"))
         raise
     graph.emit("JOB_STATUS_CHANGE", status(job_id, "running"))
+    length = top_node.image.virtual_size
+    job = ManualCommitJob(
+        job_id, base_node, length, "pending", args.get("auto-finalize") is not False,
+        args.get("auto-dismiss") is not False,
+        lambda: _drop_intermediates(graph, above_top, top_node, base_node),
+    )  # fmt: skip
     for state in ("waiting", "pending"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
-    length = top_node.image.virtual_size
-    data = QDict({"type": "commit", "device": job_id, "len": length, "offset": length, "speed": 0})
+    if not job.auto_finalize:  # verified on qsd 7.2: the job waits for job-finalize
+        graph.emit("BLOCK_JOB_PENDING", QDict({"type": "commit", "id": job_id}))
+        graph.jobs[job_id] = job
+        return
+    finalize(graph, job)
+
+
+def finalize(graph: BlockGraph, job: ManualCommitJob) -> None:
+    """The job's graph change, BLOCK_JOB_COMPLETED and "concluded"; "null" unless it waits for job-dismiss."""
+    length = job.length
+    data = QDict({"type": "commit", "device": job.job_id, "len": length, "offset": length, "speed": 0})
     graph.emit("BLOCK_JOB_COMPLETED", data)
-    for state in ("concluded", "null"):
-        graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
-    _drop_intermediates(graph, above_top, top_node, base_node)
+    graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "concluded"))
+    job.finalize()
+    job.state = "concluded"
+    if job.auto_dismiss:
+        graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "null"))
+        graph.jobs.pop(job.job_id, None)
+    else:
+        graph.jobs[job.job_id] = job
+
+
+def dismiss(graph: BlockGraph, job: ManualCommitJob) -> None:
+    graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "null"))
+    del graph.jobs[job.job_id]
 
 
 def _exports_pinned(graph: BlockGraph, device: Node, args: QDict) -> bool:
