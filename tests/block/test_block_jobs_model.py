@@ -287,3 +287,92 @@ def test_reopen_child_keeps_the_auto_read_only_it_set_itself() -> None:
     assert error(g, "blockdev-reopen", options=[entry]) == (
         "GenericError", "Could not open '/raw2': Read-only file system")  # fmt: skip
     assert node(g, "sf").read_only  # all or nothing
+
+
+# A non-active commit (iotests 247/249): over <- top <- b, committing top into b.
+OVER = ImageFacts(
+    "qcow2", SIZE, CLUSTER, backing_file="/top", backing_format="qcow2", full_backing_file="/top"
+)
+DONE = {"type": "commit", "device": "j", "len": SIZE, "offset": SIZE, "speed": 0}
+
+
+def three_layers(file_read_only: bool = False) -> BlockGraph:
+    storage = FakeStorage()
+    storage.files["/over"] = (True, OVER)
+    g = BlockGraph(storage)
+    base_file: dict[str, Any] = {"driver": "file", "node-name": "bf", "filename": "/base"}
+    if file_read_only:
+        base_file["read-only"] = True
+    run(g, "blockdev-add", driver="qcow2", node_name="b", read_only=True, file=base_file)
+    for name, below in (("top", "b"), ("over", "top")):
+        file = {"driver": "file", "node-name": f"{name}f", "filename": f"/{name}"}
+        run(g, "blockdev-add", driver="qcow2", node_name=name, backing=below, file=file)
+    return g
+
+
+def commit(g: BlockGraph, **flags: bool) -> None:
+    run(g, "block-commit", job_id="j", device="over", top_node="top", base_node="b", **flags)
+
+
+def test_a_base_over_an_explicitly_read_only_file_is_not_reopened() -> None:
+    g = three_layers(file_read_only=True)
+    with pytest.raises(BlockError) as caught:
+        commit(g)
+    assert caught.value.desc == "Block node is read-only"
+    assert events(g) == [("JOB_STATUS_CHANGE", "created"), ("JOB_STATUS_CHANGE", "null")]
+    assert node(g, "over").backing is node(g, "top") and node(g, "b").read_only
+    # the active commit fails the same way, before any event
+    assert error(g, "block-commit", job_id="k", device="over", base_node="b") == (
+        "GenericError", "Block node is read-only",
+    )  # fmt: skip
+    assert events(g) == [] and run(g, "query-jobs") == []
+
+
+def test_manual_finalize_and_dismiss() -> None:
+    g = three_layers()
+    commit(g, auto_finalize=False, auto_dismiss=False)
+    assert events(g) == [
+        ("JOB_STATUS_CHANGE", "created"), ("JOB_STATUS_CHANGE", "running"), ("JOB_STATUS_CHANGE", "waiting"),
+        ("JOB_STATUS_CHANGE", "pending"), ("BLOCK_JOB_PENDING", {"type": "commit", "id": "j"}),
+    ]  # fmt: skip
+    job = {"id": "j", "type": "commit", "status": "pending", "current-progress": SIZE, "total-progress": SIZE}
+    assert run(g, "query-jobs") == [job]
+    [info] = run(g, "query-block-jobs")
+    assert (info["status"], info["ready"], info["auto-finalize"], info["auto-dismiss"]) == (
+        "pending",
+        False,
+        False,
+        False,
+    )
+    assert node(g, "over").backing is node(g, "top")  # the graph changes only when the job finalizes
+    assert error(g, "job-dismiss", id="j") == (
+        "GenericError", "Job 'j' in state 'pending' cannot accept command verb 'dismiss'",
+    )  # fmt: skip
+    run(g, "job-finalize", id="j")
+    assert events(g) == [("BLOCK_JOB_COMPLETED", DONE), ("JOB_STATUS_CHANGE", "concluded")]
+    assert node(g, "over").backing is node(g, "b") and g.find("top") is not None
+    assert run(g, "query-jobs") == [{**job, "status": "concluded"}]
+    assert error(g, "job-finalize", id="j") == (
+        "GenericError", "Job 'j' in state 'concluded' cannot accept command verb 'finalize'",
+    )  # fmt: skip
+    run(g, "job-dismiss", id="j")
+    assert events(g) == [("JOB_STATUS_CHANGE", "null")]
+    assert error(g, "job-dismiss", id="j") == ("GenericError", "Job not found")
+    assert run(g, "query-jobs") == []
+
+
+def test_auto_dismiss_off_stays_concluded() -> None:
+    g = three_layers()
+    commit(g, auto_dismiss=False)
+    assert [data for _name, data in events(g)][-3:] == ["pending", DONE, "concluded"]
+    assert [job["status"] for job in run(g, "query-jobs")] == ["concluded"]
+    run(g, "job-dismiss", id="j")
+    assert events(g) == [("JOB_STATUS_CHANGE", "null")] and run(g, "query-jobs") == []
+
+
+def test_finalize_refused_for_a_ready_active_commit() -> None:
+    g = chain_graph()
+    run(g, "block-commit", job_id="j", device="top")
+    assert error(g, "job-finalize", id="j") == (
+        "GenericError", "Job 'j' in state 'ready' cannot accept command verb 'finalize'",
+    )  # fmt: skip
