@@ -101,7 +101,13 @@ def progress(job: ActiveCommitJob) -> QDict:
     return QDict({"type": "commit", "device": job.job_id, "len": length, "offset": length, "speed": 0})
 
 
-def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool) -> None:
+def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool, pivot: bool) -> None:
+    """End a ready job: complete it (pivot: the base takes the top's place), or stop it without a
+    pivot (block-job-cancel without force, which still reports BLOCK_JOB_COMPLETED), or abort it."""
+    if not pivot and any(export.node is job.top for export in graph.exports):
+        raise NotModelled("an active commit ending without a pivot under an export of its top: not modelled")
+    if cancelled and job.restore:
+        raise NotModelled("aborting an active commit under a read-only top is not modelled")
     if cancelled:
         graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "aborting"))
         graph.emit("BLOCK_JOB_CANCELLED", progress(job))
@@ -109,7 +115,7 @@ def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool) -> None:
         for state in ("waiting", "pending"):
             graph.emit("JOB_STATUS_CHANGE", status(job.job_id, state))
         graph.emit("BLOCK_JOB_COMPLETED", progress(job))
-        for export in graph.exports:  # the base replaces the top for every parent (seen on qsd 7.2)
+        for export in graph.exports if pivot else ():  # the base replaces the top (seen on qsd 7.2)
             if export.node is job.top:
                 export.node = job.base
     for state in ("concluded", "null"):
@@ -117,7 +123,9 @@ def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool) -> None:
     for node in job.blocked:
         node.blockers.remove(JOB_BLOCKER)
     graph.remove_filter(job.filter)
-    for node, read_only in job.restore.items():
+    # Under a read-only top the base goes back to read-only when it takes the top's place; without
+    # a pivot it stays read-write (both seen on qsd 7.2: job-complete, block-job-cancel).
+    for node, read_only in job.restore.items() if pivot else ():
         node.read_only = read_only
     job.top.job_bitmap = None
     del graph.jobs[job.job_id]

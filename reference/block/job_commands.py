@@ -65,20 +65,20 @@ def job_dismiss(graph: BlockGraph, args: QDict) -> None:
 
 
 def block_job_complete(graph: BlockGraph, args: QDict) -> None:
-    active_commit.finish(graph, _block_job(graph, args), cancelled=False)
+    active_commit.finish(graph, _block_job(graph, args), cancelled=False, pivot=True)
 
 
 def job_complete(graph: BlockGraph, args: QDict) -> None:
-    active_commit.finish(graph, _job(graph, args), cancelled=False)
+    active_commit.finish(graph, _job(graph, args), cancelled=False, pivot=True)
 
 
 def block_job_cancel(graph: BlockGraph, args: QDict) -> None:
     job = _block_job(graph, args)
-    active_commit.finish(graph, job, cancelled=args.get("force") is True)
+    active_commit.finish(graph, job, cancelled=args.get("force") is True, pivot=False)
 
 
 def job_cancel(graph: BlockGraph, args: QDict) -> None:
-    active_commit.finish(graph, _job(graph, args), cancelled=True)
+    active_commit.finish(graph, _job(graph, args), cancelled=True, pivot=False)
 
 
 def query_block_jobs(graph: BlockGraph, args: QDict) -> QObject:
