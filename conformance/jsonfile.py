@@ -1,4 +1,4 @@
-"""Writing JSON files atomically, with one-line errors."""
+"""Reading JSON files and writing them atomically, with one-line errors."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from conformance.errors import QconformError
+
+
+def read_json(path: Path) -> Any:
+    """A file's JSON, or a one-line QconformError saying what is wrong with it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise QconformError(f"{path}: cannot read: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise QconformError(f"{path}:{err.lineno}: not JSON: {err.msg}") from None
 
 
 def write_json(path: Path, document: Any) -> None:

@@ -24,13 +24,13 @@ short verdicts ("read-write", "degraded to read-only", "error: ...").
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from conformance.errors import QconformError
 from conformance.implementations import Implementation, Missing
+from conformance.jsonfile import read_json
 from conformance.runner import Result
 
 RESULTS_FORMAT = "qconform-results/1"
@@ -68,12 +68,7 @@ def block_section(cells: Iterable[dict[str, Any]], skipped: Iterable[dict[str, A
 
 
 def read_results(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise QconformError(f"{path}: cannot read: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise QconformError(f"{path}:{err.lineno}: not JSON: {err.msg}") from None
+    document = read_json(path)
     if not isinstance(document, dict) or document.get("format") != RESULTS_FORMAT:
         raise QconformError(f"{path}: not a {RESULTS_FORMAT} results file")
     for key in ("started", "seconds", "implementations", "missing", "results"):

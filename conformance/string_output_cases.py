@@ -13,7 +13,6 @@ finds what the binary printed there.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import jsonschema
 
 from conformance.errors import QconformError
 from conformance.hmp import HmpSession, SystemTarget
+from conformance.jsonfile import read_json
 from reference.qapi.string_output_visitor import StringOutputAbort, format_value, parse_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,19 +73,10 @@ class Batch:
         return [*self.args, *(arg for case in self.cases for arg in case.args)]
 
 
-def _read(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise QconformError(f"{path}: cannot read: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise QconformError(f"{path}:{err.lineno}: not JSON: {err.msg}") from None
-
-
 def load(path: Path = CASES) -> list[Batch]:
-    data = _read(path)
+    data = read_json(path)
     try:
-        jsonschema.Draft202012Validator(_read(SCHEMA)).validate(data)
+        jsonschema.Draft202012Validator(read_json(SCHEMA)).validate(data)
     except jsonschema.ValidationError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "(top)"
         raise QconformError(f"{path}: {where}: {err.message}") from None

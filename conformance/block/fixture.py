@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import jsonschema
 
 from conformance.errors import QconformError
+from conformance.jsonfile import read_json
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK_DIR = REPO / "fixtures" / "block"
@@ -30,16 +30,6 @@ class BlockFixture:
     table: dict[str, Any]
     cases: tuple[StepCase, ...]
     chain_table: dict[str, Any] | None = None
-
-
-def read_json(path: Path) -> Any:
-    """A fixture file's JSON, or a one-line QconformError saying what is wrong with it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise QconformError(f"{path}: cannot read: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise QconformError(f"{path}:{err.lineno}: not JSON: {err.msg}") from None
 
 
 def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:

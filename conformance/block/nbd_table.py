@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.block.fixture import BLOCK_DIR, read_json
+from conformance.block.fixture import BLOCK_DIR
 from conformance.block.records import (
     CellRecord,
     cell_id,
@@ -28,6 +28,7 @@ from conformance.block.records import (
 from conformance.block.seed_table import predicted_ro
 from conformance.block.session import Session, Step
 from conformance.errors import QconformError
+from conformance.jsonfile import read_json
 
 FIXTURE = BLOCK_DIR / "nbd-client.json"
 

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from conformance.block.fixture import read_json
 from conformance.block.nbd_table import FIXTURE
 from conformance.block.records import (
     CellRecord,
@@ -36,6 +35,7 @@ from conformance.block.seed_table import predicted_ro
 from conformance.block.session import Session, Step
 from conformance.errors import QconformError
 from conformance.implementations import Implementation
+from conformance.jsonfile import read_json
 from conformance.nbd.matrix import Matrix, ServerSpec, load_matrix
 from conformance.nbd.runner import free_port, running
 from conformance.nbd.session import Address, ProbeError, parse_info_export
