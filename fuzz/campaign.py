@@ -159,11 +159,22 @@ def run_campaign(
     finally:
         state["seconds"] += int(time.monotonic() - started)
         state_path.write_text(json.dumps(state, indent=1) + "\n")
+        if target.needs_implementation:
+            _reap_after(state["implementation"])
     found = sorted(p.name for p in findings.iterdir())
     print(f"fuzz: {target.name}: {state['seconds']} s in total, corpus {len(list(corpus.iterdir()))} inputs")
     for name in found:
         print(f"fuzz: finding {findings / name}")
     return 1 if found else (0 if status in (0, 130) else status)
+
+
+def _reap_after(implementation: str) -> None:
+    """libFuzzer ends the target with exit(), which skips Python's cleanup: remove its containers."""
+    if "@" not in implementation:
+        return  # host processes die with their parent (PR_SET_PDEATHSIG)
+    from conformance.containers import reap_orphans
+
+    reap_orphans()
 
 
 REGRESSIONS = Path(__file__).resolve().parent.parent / "fixtures" / "qmp" / "fuzz-regressions.json"

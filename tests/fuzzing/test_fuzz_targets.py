@@ -124,6 +124,21 @@ def test_atheris_campaigns_of_each_target_run(target: str, tmp_path: Path) -> No
     assert completed.returncode == 0, output
     assert list((tmp_path / "findings").iterdir()) == [], output
     assert len(list((tmp_path / "corpus").iterdir())) > 50
+    if target == "qmp-differential":
+        assert _orphaned_containers() == [], "the campaign left its container behind"
+
+
+def _orphaned_containers() -> list[str]:
+    """Containers of ours whose owner process is gone."""
+    from conformance.containers import OWNER_LABEL, _client
+
+    orphans = []
+    for container in _client().containers.list(all=True, filters={"label": OWNER_LABEL}, ignore_removed=True):
+        try:
+            os.kill(int(container.labels[OWNER_LABEL]), 0)
+        except ProcessLookupError:
+            orphans.append(container.name)
+    return orphans
 
 
 def test_an_argument_with_a_newline_is_printed_verbatim() -> None:
