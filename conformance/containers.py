@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -51,16 +53,26 @@ def reap_orphans() -> int:
         try:
             os.kill(owner, 0)
         except ProcessLookupError:
+            folders = _own_folders(container)
             try:
                 container.remove(force=True)
             except docker.errors.APIError as err:
                 if err.status_code in (404, 409):
                     continue  # another test process reaped it first, or is doing so
                 raise
+            for folder in folders:  # its socket folder: the dead owner could not remove it
+                shutil.rmtree(folder, ignore_errors=True)
             removed += 1
         except PermissionError:
             pass
     return removed
+
+
+def _own_folders(container: Any) -> list[Path]:
+    """The host folders socket_dir() made for a container (its bind mounts named qcf-*)."""
+    temp = Path(tempfile.gettempdir())
+    sources = [Path(m.get("Source", "")) for m in container.attrs.get("Mounts", [])]
+    return [path for path in sources if path.parent == temp and path.name.startswith("qcf-")]
 
 
 class Container:
