@@ -113,14 +113,10 @@ def _run_options_in_container(
     (folder / "run.sh").write_text("\n".join(lines) + "\n", encoding="utf-8")
     budget = 10 + (START_TIMEOUT + 2) * len(items)
     try:
-        try:
-            Container(
-                "qemu-system-options", image, ["sh", f"{MOUNT}/run.sh"], (folder / "done").exists,
-                folder=folder, start_timeout=budget, lifetime=int(budget) + 30,
-            ).stop()  # fmt: skip
-        except StartError:
-            if not (folder / "done").exists():  # else it finished between two looks
-                raise
+        Container(
+            "qemu-system-options", image, ["sh", f"{MOUNT}/run.sh"], (folder / "done").exists,
+            folder=folder, start_timeout=budget, lifetime=int(budget) + 30,
+        ).stop()  # fmt: skip
         results = [
             (
                 int((folder / f"{i}.status").read_text().strip()),
