@@ -49,6 +49,14 @@ def load_all() -> tuple[BlockFixture, ...]:
     return (load(), load(BLOCK_DIR / "chain.json"))
 
 
+def load_step_cases() -> tuple[BlockFixture, ...]:
+    """The transcript fixtures: regressions.json and every fixtures/block/cases/*.json."""
+    return (
+        load(BLOCK_DIR / "regressions.json"),
+        *(load(path) for path in sorted((BLOCK_DIR / "cases").glob("*.json"))),
+    )
+
+
 def with_paths(value: Any, paths: dict[str, str]) -> Any:
     """Replace every "@NAME" string by the image's path."""
     if isinstance(value, dict):

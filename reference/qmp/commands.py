@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from reference.block import commands as block
 from reference.block.errors import BlockError
+from reference.block.hmp import human_monitor_command
 from reference.block.storage import UnknownStorage
 from reference.profiles import Flavour
 from reference.qobject.values import QDict, QObject
@@ -102,6 +103,7 @@ HANDLERS: dict[str, Handler] = {
     "block-export-add": _block_handler(block.block_export_add),
     "block-export-del": _block_handler(block.block_export_del),
     "query-block-exports": _block_handler(block.query_block_exports),
+    "human-monitor-command": _block_handler(human_monitor_command),
 }
 
 # qemu-system reports the shutdown before it answers quit; the daemon just leaves.

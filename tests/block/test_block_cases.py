@@ -16,12 +16,12 @@ import pytest
 
 from block.conftest import StorageView, real_implementation
 from block.stateful.pool import PoolStorage
-from conformance.block.fixture import BLOCK_DIR, BlockFixture, StepCase, load, load_all, with_paths
+from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases, with_paths
 from conformance.block.seed_table import nbd_socket
 from conformance.block.session import Session
 
 pytestmark = pytest.mark.slow
-FIXTURES = (*load_all(), load(BLOCK_DIR / "regressions.json"))
+FIXTURES = (*load_all(), *load_step_cases())
 CASES: list[tuple[BlockFixture, StepCase]] = [(fx, case) for fx in FIXTURES for case in fx.cases]
 
 
