@@ -39,6 +39,9 @@ class Node:
     auto_backing_file: str = ""
     read_only_explicit: bool = False  # set by the node's own options (reopen keeps it)
     auto_read_only_explicit: bool = False
+    # 'node-name' is among the node's options: a reopen giving inline child options without it
+    # drops it, and naming the node in a later inline reopen is then a change (qsd 7.2)
+    name_in_options: bool = True
     inherits_from: Node | None = None  # the parent whose options an inline/implicit child took
     stale: bool = False  # a job wrote the file: re-read its facts before reporting them
     # QEMU's op blockers on the node, newest first: the first is the one an error names.

@@ -20,6 +20,19 @@ one is refused ("Making '%s' a backing child of '%s' would create a
 cycle"); null detaches the backing node, and a node QEMU opened from the
 header, now without parents, goes. Only a change to a monitor-owned root,
 with the node's read-only unchanged and nothing else failing, is modelled.
+
+A format node's 'file' link (verified on qsd and qemu-system 7.2): a name is
+looked up ("Cannot find device='' nor node-name='%s'") and checked for a
+cycle ("Making '%s' a file child of '%s' would create a cycle"), after the
+backing link and before any "Cannot change the option" error. Another file
+node becomes the child: a qcow2 node keeps the header it read (a raw file
+works), its filename and sizes follow the new file, a read-only new file
+under a writable qcow2 is "Block node is read-only"; the old child goes
+unless the monitor or another parent holds it. Inline 'file' options reopen
+the child the node opened inline: its node-name and filename cannot change,
+and leaving its node-name out drops it from the child's options (naming it
+afterwards is a change). A node named twice: the entries merge, the later
+one's options winning, in the place of the first.
 """
 
 from __future__ import annotations
@@ -40,34 +53,76 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
         raise NotModelled("an empty list aborts QEMU 7.2")
     if graph.jobs:  # the drain pauses the job: "standby" and "ready" events around the reply
         raise NotModelled("blockdev-reopen while a block job runs is not modelled")
-    targets = [_target(graph, entry) for entry in entries]
-    if len(set(targets)) != len(targets):
-        raise NotModelled("a node named twice in one reopen is not modelled")
+    merged = _merge(graph, entries)
     new: dict[Node, Flags] = {}
     backings: dict[Node, Node | None] = {}
-    for node, entry in zip(targets, entries, strict=True):
-        new[node] = _prepare(node, entry)
+    files: dict[Node, Node] = {}
+    inline: dict[Node, QDict] = {}  # a child reopened with inline options: those options
+    for node, entry in merged.items():
+        flags = new[node] = _flags_of(node, entry)
+        unchanged = flags == Flags(node.read_only, node.auto_read_only) and len(merged) == 1
         if node.driver == "qcow2":
             backing = _new_backing(graph, node, entry)
             if backing is not KEEP:
                 assert backing is None or isinstance(backing, Node)
-                if new[node] != Flags(node.read_only, node.auto_read_only) or len(targets) > 1:
+                if not unchanged:
                     raise NotModelled("blockdev-reopen: a new backing with other changes is not modelled")
                 backings[node] = backing
-        _check_open(graph, node, new[node], writer=_has_writer(node, new, graph))
-    for node in targets:  # children that took the node's options take the new ones (stateful test)
+        if node.driver in FORMATS:
+            file = _new_file(graph, node, entry.get("file"))
+            if file is not None:
+                if not unchanged or node in backings:
+                    raise NotModelled("blockdev-reopen: a new 'file' with other changes is not modelled")
+                files[node] = file
+        _check_unchanged(node, entry)
+        child_options = entry.get("file")
+        if isinstance(child_options, QDict):  # QEMU queues the child right after its parent
+            child = _inline_child(node, child_options, merged)
+            new[child] = resolve_flags(child_options, flags)
+            inline[child] = child_options
+        _check_open(graph, node, flags, writer=_has_writer(node, new, graph))
+    order = list(merged)
+    for node in order:  # children that took the node's options take the new ones (stateful test)
         for child in inheriting(node)[1:]:
-            if child not in new:  # what the child set itself it keeps (stateful test: auto-read-only)
+            if child in inline:
+                continue
+            if child in merged and order.index(child) < order.index(node):
+                # QEMU queues the child again under its parent: its entry wins where it says something
+                new[child] = resolve_flags(merged[child], new[node])
+            elif child not in new:  # what the child set itself it keeps (stateful test: auto-read-only)
                 aro = child.auto_read_only if child.auto_read_only_explicit else new[node].auto_read_only
                 new[child] = Flags(new[node].read_only, aro)
-                _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
+            else:
+                continue
+            _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
     _check_permissions(graph, new)
+    _check_new_files(graph, files, new)
     for node, flags in new.items():
         node.read_only, node.auto_read_only = flags.read_only, flags.auto_read_only
-    for node, entry in zip(targets, entries, strict=True):
+    for node, entry in merged.items():
         node.read_only_explicit = "read-only" in entry
+    for child, options in inline.items():
+        child.read_only_explicit = "read-only" in options
+        child.auto_read_only_explicit = "auto-read-only" in options
+        child.name_in_options = "node-name" in options
     for node, backing in backings.items():
         _relink(graph, node, backing)
+    for node, file in files.items():
+        _relink_file(graph, node, file)
+
+
+def _merge(graph: BlockGraph, entries: list[QDict]) -> dict[Node, QDict]:
+    """Each node's options: a node named again merges, the later entry winning, in the first's place."""
+    merged: dict[Node, QDict] = {}
+    for entry in entries:
+        node = _target(graph, entry)
+        if node in merged:
+            both = QDict(dict(merged[node].items()))
+            for key, value in entry.items():
+                both.put(key, value)
+            entry = both
+        merged[node] = entry
+    return merged
 
 
 def _target(graph: BlockGraph, entry: QDict) -> Node:
@@ -80,9 +135,16 @@ def _target(graph: BlockGraph, entry: QDict) -> Node:
     return node
 
 
-def _prepare(node: Node, entry: QDict) -> Flags:
+def _flags_of(node: Node, entry: QDict) -> Flags:
     if node.driver == "nbd" or any(child.driver == "nbd" for child in node.children()):
         raise NotModelled("blockdev-reopen: nodes over nbd are not modelled")
+    if entry.get("driver") == node.driver:
+        driver_of(entry)  # options the model does not know abstain
+    return resolve_flags(entry, Flags())
+
+
+def _check_unchanged(node: Node, entry: QDict) -> None:
+    """QEMU's last check: options other than the links must equal the node's (hash order)."""
     if node.auto_named:  # qemu-system 7.2: a name QEMU made up was no option, so naming it "changes" it
         if entry.get("driver") != node.driver or (
             "filename" in entry and entry.get("filename") != node.filename
@@ -91,12 +153,46 @@ def _prepare(node: Node, entry: QDict) -> Flags:
         raise BlockError("Cannot change the option 'node-name'")
     if entry.get("driver") != node.driver:
         raise BlockError("Cannot change the option 'driver'")
-    driver_of(entry)  # options the model does not know abstain
     if node.driver == "file" and entry.get("filename") != node.filename:
         raise BlockError("Cannot change the option 'filename'")
-    if node.driver in FORMATS and (node.file_child is None or entry.get("file") != node.file_child.name):
-        raise NotModelled("blockdev-reopen: a new or inline 'file' child is not modelled")
-    return resolve_flags(entry, Flags())
+
+
+def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
+    """The node's new 'file' child (None: it keeps its own); QEMU's error where it refuses."""
+    if not isinstance(ref, str) or (node.file_child is not None and ref == node.file_child.name):
+        return None
+    found = graph.find(ref)
+    if found is None:
+        raise BlockError(f"Cannot find device='' nor node-name='{ref}'")
+    if found is node or node in _reached(found):
+        raise BlockError(f"Making '{ref}' a file child of '{node.name}' would create a cycle")
+    if found.driver != "file" or graph.exported(found) or found.backend is not None or node.parents:
+        raise NotModelled("blockdev-reopen: a new 'file' that is not a free file node is not modelled")
+    if node.backing is not None or (node.image is not None and node.image.backing_file):
+        raise NotModelled("blockdev-reopen: a new 'file' under a node with a backing chain is not modelled")
+    if found.parents and (node.driver != "raw" or graph.has_writer(node)
+                          or any(parent.driver != "raw" for parent in found.parents)):  # fmt: skip
+        raise NotModelled("blockdev-reopen: a new 'file' shared with a writer is not modelled")
+    return found
+
+
+def _inline_child(node: Node, options: QDict, merged: dict[Node, QDict]) -> Node:
+    """The child reopened with inline options; QEMU's error where they change it."""
+    child = node.file_child
+    if child is None or child.inherits_from is not node or child in merged:
+        raise NotModelled("blockdev-reopen: inline options for a child opened elsewhere are not modelled")
+    if options.get("driver") != child.driver or child.auto_named:
+        raise NotModelled("blockdev-reopen: inline options changing the child's driver are not modelled")
+    driver_of(options)
+    renamed = "node-name" in options and (options.get("node-name") != child.name or not child.name_in_options)
+    moved = options.get("filename") != child.filename
+    if renamed and moved:
+        raise NotModelled("blockdev-reopen: which changed option QEMU names first is not modelled")
+    if renamed:
+        raise BlockError("Cannot change the option 'node-name'")
+    if moved:
+        raise BlockError("Cannot change the option 'filename'")
+    return child
 
 
 def _new_backing(graph: BlockGraph, node: Node, entry: QDict) -> object:
@@ -144,6 +240,30 @@ def _relink(graph: BlockGraph, node: Node, backing: Node | None) -> None:
         backing.blockers.insert(0, backing_blocker(node))
 
 
+def _check_new_files(graph: BlockGraph, files: dict[Node, Node], new: dict[Node, Flags]) -> None:
+    for node, file in files.items():
+        writes = not _flags(node, new).read_only if node.driver == "qcow2" else graph.has_writer(node)
+        if not writes:
+            continue
+        if file.read_only:
+            raise BlockError("Block node is read-only")
+        if file.auto_read_only and not graph.has_writer(file):  # file-posix goes read-write for it
+            _check_open(graph, file, Flags(False, True), writer=True)
+
+
+def _relink_file(graph: BlockGraph, node: Node, file: Node) -> None:
+    old = node.file_child
+    assert old is not None
+    old.parents.remove(node)
+    if not old.parents and not old.monitor_owned and not graph.exported(old):
+        graph.drop(old)
+    node.file_child = file
+    file.parents.append(node)
+    node.file_seq = graph.next_seq()
+    # qcow2 keeps the header it read; the name and the sizes on disk are the new file's
+    node.filename, node.facts = file.filename, file.facts
+
+
 def _flags(node: Node, new: dict[Node, Flags]) -> Flags:
     return new.get(node, Flags(node.read_only, node.auto_read_only))
 
@@ -170,15 +290,17 @@ def _check_permissions(graph: BlockGraph, new: dict[Node, Flags]) -> None:
         node = export.node
         if not export.writable:
             continue
-        if node.driver == "raw" and (node in new or node.file_child in new):
-            raise NotModelled("blockdev-reopen under a writable export of a raw node is not modelled")
-        if _flags(node, new).read_only:
-            changed = node in new and not node.read_only
-            errors.append(
-                f"Read-only block node '{node.name}' cannot support read-write users"
-                if changed
-                else "Block node is read-only"
-            )
+        chain: Node | None = node
+        while chain is not None:  # raw passes the export's write down to its file (qsd 7.2)
+            if _flags(chain, new).read_only:
+                changed = chain in new and not chain.read_only
+                errors.append(
+                    f"Read-only block node '{chain.name}' cannot support read-write users"
+                    if changed
+                    else "Block node is read-only"
+                )
+                break
+            chain = chain.file_child if chain.driver == "raw" else None
     for parent in graph.nodes:
         child = parent.file_child
         if parent.driver != "qcow2" or child is None or _flags(parent, new).read_only:

@@ -80,6 +80,7 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
     "auto_backing_file": lambda node, v: f"{v}.elsewhere",
     "read_only_explicit": lambda node, v: not v,
     "auto_read_only_explicit": lambda node, v: not v,
+    "name_in_options": lambda node, v: not v,
     "inherits_from": link,
     "stale": lambda node, v: not v,
     "blockers": lambda node, v: ["a blocker"],
