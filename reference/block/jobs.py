@@ -21,16 +21,19 @@ from reference.block.errors import BlockError, NotModelled
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.job import ManualCommitJob, chain, status, writable_base
+from reference.block.names import check_new_name
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
-COMMIT_ARGUMENTS = frozenset({"job-id", "device", "top-node", "base-node", "auto-finalize", "auto-dismiss"})
+COMMIT_ARGUMENTS = frozenset(
+    {"job-id", "device", "top-node", "base-node", "auto-finalize", "auto-dismiss", "filter-node-name"}
+)
 
 
 def block_commit(graph: BlockGraph, args: QDict) -> None:
     device_name = args.get("device")
     assert isinstance(device_name, str), "the input visitor checked 'device'"
-    found = graph.find(device_name)
+    found = device_node(graph, device_name)
     if found is None:
         raise BlockError(f"Device '{device_name}' not found", "DeviceNotFound")
     if found.parents:
@@ -39,7 +42,7 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         raise NotModelled("block-commit: a device that is not a root node is not modelled")
     if found.backing is not None and not _exports_pinned(graph, found, args):
         raise NotModelled("block-commit: a chain with an exported node other than the device or base")
-    if args.get("top-node") in (None, device_name):
+    if args.get("top-node") in (None, device_name, found.name):
         active_commit.start(graph, args, found)
         return
     if graph.jobs:
@@ -47,20 +50,32 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
     extra = sorted(set(args.keys()) - COMMIT_ARGUMENTS)
     if extra:
         raise NotModelled(f"block-commit: argument {extra[0]} is not modelled")
-    job_id, device, top, base = (_text(args, key) for key in ("job-id", "device", "top-node", "base-node"))
-    overlay, top_node, base_node = graph.find(device), graph.find(top), graph.find(base)
-    if overlay is None or top_node is None or base_node is None:
+    job_id, top = _text(args, "job-id"), _text(args, "top-node")
+    overlay, top_node = found, graph.find(top)
+    if top_node is None:
+        raise NotModelled("block-commit: unknown nodes are not modelled")
+    # Without base-node the base is the bottom of the top's chain (verified on qemu-system 7.2, iotest 249).
+    base_node = graph.find(_text(args, "base-node")) if "base-node" in args else chain(top_node)[-1]
+    if base_node is None:
         raise NotModelled("block-commit: unknown nodes are not modelled")
     layers = chain(overlay)
     if top_node is overlay or top_node not in layers or base_node not in chain(top_node)[1:]:
         raise NotModelled("block-commit: only a non-active commit within one chain is modelled")
     above_top = layers[layers.index(top_node) - 1]
-    if above_top.read_only or top_node.image is None or top_node.image.virtual_size != _size(base_node):
-        raise NotModelled("block-commit: a read-only overlay or differing sizes are not modelled")
+    if (
+        (above_top.read_only and not _header_writable(graph, above_top))
+        or top_node.image is None
+        or (top_node.image.virtual_size != _size(base_node))
+    ):
+        raise NotModelled("block-commit: this read-only overlay or differing sizes are not modelled")
     graph.emit("JOB_STATUS_CHANGE", status(job_id, "created"))
     try:
-        # The base goes read-write, its inheriting children with it.
+        # The base goes read-write, its inheriting children with it; only then is the filter
+        # node named (qemu-system 7.2: a read-only base's error wins over an invalid filter name).
         writable_base(graph, base_node, always_reopens=True)
+        filter_name = args.get("filter-node-name")
+        if isinstance(filter_name, str):
+            check_new_name(filter_name, {node.name for node in graph.nodes})
     except BlockError:
         graph.emit("JOB_STATUS_CHANGE", status(job_id, "null"))
         raise
@@ -113,6 +128,23 @@ def _exports_pinned(graph: BlockGraph, device: Node, args: QDict) -> bool:
         if any(export.node in (layer, *layer.children()) for layer in layers):
             return False
     return True
+
+
+def device_node(graph: BlockGraph, name: str) -> Node | None:
+    """block-commit's device: a BlockBackend's name (-drive) or a node name."""
+    by_backend = next((node for node in graph.nodes if node.backend == name), None)
+    return by_backend or graph.find(name)
+
+
+def _header_writable(graph: BlockGraph, overlay: Node) -> bool:
+    """A read-only qcow2 overlay still gets its header rewritten (iotest 247, pinned on qemu-system
+    and qsd 7.2) when its file node may go read-write; other read-only overlays abstain."""
+    file = overlay.file_child
+    if overlay.driver != "qcow2" or file is None or file.driver != "file":
+        return False
+    if file.read_only or not file.auto_read_only:
+        return False
+    return graph.storage.open_error(file.filename, True) is None
 
 
 def _text(args: QDict, key: str) -> str:

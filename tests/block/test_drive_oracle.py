@@ -11,6 +11,7 @@ import pytest
 from block.test_block_model import FakeStorage
 from reference.block.drive import (
     AUTO_NODE_NAME,
+    adopt_names,
     command_line_error,
     keyval_options,
     open_blockdev,
@@ -73,7 +74,7 @@ def test_option_splitting_and_what_is_not_modelled() -> None:
     with pytest.raises(NotModelled):
         parse_drive("if=ide,file=/rw,format=raw")
     with pytest.raises(NotModelled):
-        parse_drive("if=none,file=/rw")  # format probing
+        open_drive(_graph(), parse_drive("if=none,file=/rw"))  # probing finds no qcow2 header
     with pytest.raises(NotModelled):
         parse_drive("if=none,file=/rw,format=raw,cache=none")
 
@@ -81,3 +82,56 @@ def test_option_splitting_and_what_is_not_modelled() -> None:
 def test_auto_node_name_rule() -> None:
     assert AUTO_NODE_NAME.fullmatch("#block075") and AUTO_NODE_NAME.fullmatch("#block1236")
     assert not AUTO_NODE_NAME.fullmatch("#block1") and not AUTO_NODE_NAME.fullmatch("n0")
+
+
+def _chain_graph() -> BlockGraph:
+    """iotest 249's images: /a's header names /i, whose header names /b (all qcow2)."""
+    size = 1 << 20
+    return BlockGraph(FakeStorage({
+        "/b": (True, ImageFacts("qcow2", size, 65536)),
+        "/i": (True, ImageFacts("qcow2", size, 65536, backing_file="/b", backing_format="qcow2",
+                                full_backing_file="/b")),
+        "/a": (True, ImageFacts("qcow2", size, 65536, backing_file="/i", backing_format="qcow2",
+                                full_backing_file="/i")),
+        "/raw": (True, None),
+    }))  # fmt: skip
+
+
+def test_drive_backing_options_name_the_headers_backing_and_link_an_existing_node() -> None:
+    graph = _chain_graph()
+    base = open_drive(graph, parse_drive("if=none,file=/b,node-name=base,read-only=on"))
+    active = open_drive(graph, parse_drive("if=none,file=/a,backing.node-name=int,backing.backing=base", 1))
+    middle = active.backing
+    assert middle is not None and middle.name == "int" and not middle.auto_named
+    assert middle.filename == "/i" and middle.read_only  # a backing node opens read-only
+    assert middle.backing is base and base.backend == "none0" and active.backend == "none1"
+    assert not active.read_only and active.driver == "qcow2"  # format probed from the header
+
+
+def test_drive_probing_and_backing_options_abstain_outside_qcow2() -> None:
+    graph = _chain_graph()
+    with pytest.raises(NotModelled, match="probing"):
+        open_drive(graph, parse_drive("if=none,file=/raw"))
+    with pytest.raises(NotModelled, match="backing"):
+        open_drive(graph, parse_drive("if=none,file=/b,format=qcow2,backing.node-name=x"))  # no backing in /b
+    with pytest.raises(NotModelled, match="backing"):
+        parse_drive("if=none,file=/raw,format=raw,backing.node-name=x")
+    with pytest.raises(NotModelled, match=r"backing\.file"):
+        parse_drive("if=none,file=/a,backing.file=x")
+    assert graph.nodes == []
+
+
+def test_adopted_names_carry_the_backing_blockers_along() -> None:
+    graph = _chain_graph()
+    open_drive(graph, parse_drive("if=none,file=/b,node-name=base,read-only=on"))
+    active = open_drive(graph, parse_drive("if=none,file=/a,backing.node-name=int,backing.backing=base", 1))
+    middle = active.backing
+    assert middle is not None
+    adopt_names(graph, {active.name: "#block123"})
+    assert active.name == "#block123"
+    assert middle.blockers == ["node is used as backing hd of '#block123'"]
+
+
+def test_blockdev_implied_driver() -> None:
+    opts = keyval_options("qcow2,node-name=f,file=file-0,read-only=on")
+    assert opts.get("driver") == "qcow2" and opts.get("file") == "file-0" and opts.get("read-only") is True

@@ -1,0 +1,190 @@
+"""Command-line scenarios (fixtures/block/scenarios.json): QEMU's iotests as qconform cases.
+
+A scenario starts qemu-system-x86_64 or qemu-storage-daemon with block
+options on its command line, builds the oracle's graph from the same options
+(reference/block/drive.py), then runs its QMP steps through a Session, each
+reply and event judged to the letter. The names QEMU makes up for -drive's
+nodes are learnt from the implementation before the first step (they hold
+random digits). After the process is gone, the images must read back the
+scenario's "data".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from conformance.block.command_line import Exited, start
+from conformance.block.fixture import BLOCK_DIR, BlockFixture, with_paths
+from conformance.block.session import Session, Step
+from conformance.block.views import StorageView
+from conformance.errors import QconformError
+from conformance.implementations import Implementation
+from conformance.jsonfile import read_json
+from conformance.storage import reads_pattern
+from reference.block.drive import adopt_names, open_blockdev, open_drive, parse_drive
+from reference.block.errors import BlockError, NotModelled
+from reference.block.graph import BlockGraph
+from reference.profiles import Flavour
+
+SCENARIOS = BLOCK_DIR / "scenarios.json"
+SCHEMA = BLOCK_DIR / "scenarios.schema.json"
+PATH_TOKEN = re.compile(r"@((?:scratch/)?[a-z0-9-]+)")  # "@NAME" inside an option's value
+QSD_OPTIONS = {"-blockdev": "--blockdev"}  # -drive has no qemu-storage-daemon form
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    description: str
+    storage: str
+    images: tuple[dict[str, Any], ...]
+    programs: tuple[str, ...]
+    options: tuple[tuple[str, str], ...]
+    steps: tuple[dict[str, Any], ...]
+    data: tuple[dict[str, Any], ...]
+
+    def fixture(self) -> BlockFixture:
+        """The images as the storage views take them."""
+        return BlockFixture(self.images, {}, ())
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    program: str
+    exited: Exited | None = None  # the program refused its options
+    oracle: str | None = None  # the oracle could not build the graph from the options (why)
+    steps: tuple[Step, ...] = ()
+    bad_data: tuple[str, ...] = ()  # "data" entries the images do not read back
+
+    @property
+    def agrees(self) -> bool:
+        ok = self.exited is None and self.oracle is None
+        return ok and all(s.agrees for s in self.steps) and not self.bad_data
+
+    def describe(self) -> str:
+        if self.exited is not None:
+            return f"{self.scenario} on {self.program}: exited {self.exited.code}: {self.exited.stderr}"
+        if self.oracle is not None:
+            return f"{self.scenario} on {self.program}: the oracle refuses the options: {self.oracle}"
+        lines = [step.describe() for step in self.steps if not step.agrees]
+        lines += [f"the image does not read back {entry}" for entry in self.bad_data]
+        return f"{self.scenario} on {self.program}:\n" + "\n".join(lines)
+
+
+def load(path: Path = SCENARIOS) -> tuple[Scenario, ...]:
+    data = read_json(path)
+    try:
+        jsonschema.Draft202012Validator(read_json(SCHEMA)).validate(data)
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
+        raise QconformError(f"{path}: {where}: {err.message}") from None
+    scenarios = tuple(_scenario(raw) for raw in data["scenarios"])
+    for scenario in scenarios:
+        _check(path, scenario)
+    return scenarios
+
+
+def _scenario(raw: dict[str, Any]) -> Scenario:
+    return Scenario(
+        raw["id"], raw["description"], raw["storage"], tuple(raw["images"]), tuple(raw["programs"]),
+        tuple((option, value) for option, value in raw["options"]), tuple(raw["steps"]),
+        tuple(raw.get("data", ())),
+    )  # fmt: skip
+
+
+def _check(path: Path, scenario: Scenario) -> None:
+    """What the schema cannot say: names refer to the scenario's images, qsd has each option."""
+    names = {image["name"] for image in scenario.images}
+    known = names | {f"scratch/{i['name']}" for i in scenario.images if i.get("place") == "scratch"}
+    for option, value in scenario.options:
+        for name in PATH_TOKEN.findall(value):
+            if name not in known:
+                raise QconformError(f"{path}: {scenario.id}: {option} {value}: no image {name!r}")
+        if "qsd" in scenario.programs and option not in QSD_OPTIONS:
+            raise QconformError(f"{path}: {scenario.id}: qemu-storage-daemon has no {option}")
+    for entry in scenario.data:
+        if entry["image"] not in names:
+            raise QconformError(f"{path}: {scenario.id}: data names no image {entry['image']!r}")
+
+
+def command_line(scenario: Scenario, impl: Implementation, paths: dict[str, str]) -> list[tuple[str, str]]:
+    """The options with image paths filled in, spelt as the program takes them."""
+    qsd = impl.flavour is Flavour.STORAGE_DAEMON
+    return [
+        (QSD_OPTIONS[option] if qsd else option, PATH_TOKEN.sub(lambda m: paths[m.group(1)], value))
+        for option, value in scenario.options
+    ]
+
+
+def prepare(options: list[tuple[str, str]], refused: list[str]) -> Any:
+    """The oracle's graph before the first command: the options applied in order, as QEMU does.
+    An option the oracle refuses or cannot model goes to refused (the scenario then fails)."""
+
+    def apply(graph: BlockGraph) -> None:
+        drives = 0
+        try:
+            for option, value in options:
+                if option == "-drive":
+                    open_drive(graph, parse_drive(value, drives))
+                    drives += 1
+                else:
+                    open_blockdev(graph, value)
+        except BlockError as err:
+            refused.append(f"predicts an exit: {err.desc}")
+        except NotModelled as err:
+            refused.append(f"not modelled: {err.reason}")
+
+    return apply
+
+
+def run(scenario: Scenario, impl: Implementation, view: StorageView) -> Outcome:
+    outcome = Outcome(scenario.id, impl.name)
+    options = command_line(scenario, impl, view.paths)
+    started = start(impl, [word for pair in options for word in pair], view.uid)
+    if isinstance(started, Exited):
+        outcome.exited = started
+        return outcome
+    refused: list[str] = []
+    try:
+        session = Session(impl, view.facts, prepare(options, refused), lambda: started)
+    except BaseException:
+        started.stop()
+        raise
+    try:
+        if refused:
+            outcome.oracle = refused[0]
+            return outcome
+        _learn_names(session)
+        outcome.steps = tuple(session.run(with_paths(step, view.paths)) for step in scenario.steps)
+    finally:
+        session.close()
+    outcome.bad_data = tuple(
+        str(entry) for entry in scenario.data if not _reads(view, scenario, entry)
+    )  # fmt: skip
+    return outcome
+
+
+def _learn_names(session: Session) -> None:
+    """Give the oracle's self-named nodes QEMU's names, matched by driver and file."""
+    reply = session.ask({"execute": "query-named-block-nodes", "arguments": {"flat": True}})
+    observed: dict[tuple[str, str], list[str]] = {}
+    for node in reply.get("return", []):
+        observed.setdefault((node["drv"], node["file"]), []).append(node["node-name"])
+    names: dict[str, str] = {}
+    for node in session.graph.nodes:
+        found = observed.get((node.driver, node.filename), [])
+        if node.auto_named and len(found) == 1:
+            names[node.name] = found[0]
+    adopt_names(session.graph, names)
+
+
+def _reads(view: StorageView, scenario: Scenario, entry: dict[str, Any]) -> bool:
+    image = next(i for i in scenario.images if i["name"] == entry["image"])
+    path = view.sources[entry["image"]]
+    return reads_pattern(path, image["format"], entry["pattern"], entry["offset"], entry["length"])

@@ -1,0 +1,64 @@
+"""QEMU's iotests 247 and 249 as command-line scenarios (fixtures/block/scenarios.json) on host binaries.
+
+Each scenario starts the program with the test's options, then every QMP
+step's reply and events must be what the oracle predicts from those options,
+and the images must read back the scenario's data once the program is gone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from block.conftest import StorageView, real_implementation
+from conformance.block.scenarios import Scenario, load, run
+from conformance.errors import QconformError
+
+SCENARIOS = load()
+RUNS = [(scenario, program) for scenario in SCENARIOS for program in scenario.programs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry", RUNS, ids=[f"{s.id}-{p}" for s, p in RUNS])
+def test_scenario(entry: tuple[Scenario, str], storage: Callable[..., StorageView]) -> None:
+    scenario, program = entry
+    impl = real_implementation(program)
+    outcome = run(scenario, impl, storage(scenario.storage, scenario.fixture()))
+    assert outcome.agrees, outcome.describe()
+    assert len(outcome.steps) == len(scenario.steps)
+
+
+def test_every_iotest_is_a_scenario_with_its_programs() -> None:
+    programs = {scenario.id: scenario.programs for scenario in SCENARIOS}
+    assert programs["iotest-247"] == ("qemu-system", "qsd")
+    assert programs["iotest-249"] == ("qemu-system",)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["scenarios"][0].pop("steps"), "'steps' is a required property"),
+        (lambda d: d["scenarios"][0]["options"].append(["-drive", "if=none,file=@t0"]),
+         "qemu-storage-daemon has no -drive"),
+        (lambda d: d["scenarios"][0]["options"].append(["-blockdev", "file,filename=@nope,node-name=x"]),
+         "no image 'nope'"),
+        (lambda d: d["scenarios"][0]["data"].append({"image": "nope", "pattern": 0, "offset": 0,
+                                                          "length": 1}),
+         "data names no image"),
+    ],
+)  # fmt: skip
+def test_a_broken_scenario_is_a_one_line_error(
+    tmp_path: Path, change: Callable[[dict[str, object]], object], message: str
+) -> None:
+    from conformance.block.scenarios import SCENARIOS as PATH
+
+    data = json.loads(PATH.read_text())
+    change(data)
+    broken = tmp_path / "scenarios.json"
+    broken.write_text(json.dumps(data))
+    with pytest.raises(QconformError, match=message) as err:
+        load(broken)
+    assert "\n" not in str(err.value)
