@@ -6,8 +6,11 @@ same options as blockdev-add (keyval); -drive if=none has its own defaults
 that opens is then read back with query-named-block-nodes (and, for -drive,
 query-block for the BlockBackend); a refused option is an exit status and a
 line on stderr, both predicted by reference/block/drive.py. On a node that
-opened, the cell then goes through the seed's steps over QMP (export rw and
-ro, reopen rw and ro, blockdev-del), the oracle told which names QEMU made up.
+opened, the oracle is told which names QEMU made up; on qemu-system the cell
+then reads HMP `info block -n` (what iotest 232 checks) and `info block` (the
+BlockBackends) to the letter, and goes through the seed's steps over QMP
+(export rw and ro, reopen rw and ro, blockdev-del). qsd has no HMP: its HMP
+columns say "not applicable".
 """
 
 from __future__ import annotations
@@ -19,8 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from conformance.block.command_line import CommandLineInstance, Exited, argv_for, start
-from conformance.block.records import STORAGE_SETUP, CellRecord, cell_id, opened, status_of
-from conformance.block.seed_table import STEPS, Cell, columns, nbd_socket, step_outcome, try_steps
+from conformance.block.records import (
+    HMP_STEPS,
+    NOT_APPLICABLE,
+    STEP_COLUMNS,
+    STORAGE_SETUP,
+    CellRecord,
+    cell_id,
+    opened,
+    status_of,
+)
+from conformance.block.seed_table import Cell, columns, nbd_socket, step_outcome, try_steps
 from conformance.block.session import Session, Step
 from conformance.block.views import StorageView
 from conformance.implementations import Implementation
@@ -41,6 +53,7 @@ from reference.profiles import Flavour
 
 ROOT = "n0"
 REPRODUCER_SOCKET = Path("/tmp/qmp.sock")  # the run's own socket lives in a folder gone by now
+STEPS = STEP_COLUMNS["front-ends"]
 
 
 def front_ends(impl: Implementation) -> tuple[str, ...]:
@@ -172,8 +185,10 @@ def _judge_running(
         root_name = ROOT if front_end != "-drive" else _inserted(blocks)
         root = next((n for n in nodes if n.get("node-name") == root_name), None)
         if root is not None and expected.abstained is None:
-            steps = _steps(session, view, cell, root["node-name"], nodes, checks)
+            steps = _steps(session, view, cell, root["node-name"], nodes, checks, front_end)
             record.steps = {label: step_outcome(steps.get(label)) for label in STEPS}
+            if front_end == "--blockdev":
+                record.steps.update(dict.fromkeys(HMP_STEPS, NOT_APPLICABLE))
             checks += steps.values()
     finally:
         session.close()
@@ -198,9 +213,10 @@ def _judge_running(
 
 def _steps(
     session: Session, view: StorageView, cell: Cell, root: str, nodes: list[dict[str, Any]],
-    checks: list[Step],
+    checks: list[Step], front_end: str,
 ) -> dict[str, Step]:  # fmt: skip
-    """The seed's steps on the command line's root node; the oracle learns QEMU's own names first."""
+    """HMP info block and the seed's steps on the command line's root node; the oracle learns QEMU's
+    own names first (the HMP text prints them)."""
     observed = [str(n["node-name"]) for n in nodes if n["node-name"] != root]
     graph = session.graph
     oracle_root = next((n for n in graph.nodes if n.monitor_owned or n.backend is not None), None)
@@ -218,9 +234,14 @@ def _steps(
             entry["file"] = child
         return entry
 
+    hmp = {} if front_end == "--blockdev" else {line: _hmp(session, line) for line in HMP_STEPS}
     address = {"type": "unix", "data": {"path": nbd_socket(view.paths)}}
     checks.append(session.run({"execute": "nbd-server-start", "arguments": {"addr": address}}))
-    return try_steps(session, root, "e0", reopen, checks)
+    return {**hmp, **try_steps(session, root, "e0", reopen, checks)}
+
+
+def _hmp(session: Session, line: str) -> Step:
+    return session.run({"execute": "human-monitor-command", "arguments": {"command-line": line}})
 
 
 def _asked(record: CellRecord) -> bool | None:

@@ -23,7 +23,8 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("driver", "storage", "read-only", "auto-read-only", "front end"),
     ),
     "front-ends": (
-        "Front ends: the seed's cells on the command line, then export rw/ro, reopen rw/ro, del over QMP",
+        "Front ends: the seed's cells on the command line, then HMP info block (qemu-system),"
+        " export rw/ro, reopen rw/ro, del over QMP",
         ("driver", "storage", "read-only", "auto-read-only", "front end"),
     ),
     "chain": (
@@ -38,8 +39,11 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
 # family -> the steps after the first command, each a column of its own in the report.
 STEP_COLUMNS: dict[str, tuple[str, ...]] = {
     "seed": ("export rw", "export ro", "reopen rw", "reopen ro", "del"),
-    "front-ends": ("export rw", "export ro", "reopen rw", "reopen ro", "del"),
+    "front-ends": ("info block -n", "info block", "export rw", "export ro", "reopen rw", "reopen ro", "del"),
 }
+# The HMP steps (iotest 232 reads `info block -n`): only qemu-system has HMP.
+HMP_STEPS = ("info block -n", "info block")
+NOT_APPLICABLE = "not applicable"
 STORAGE_SETUP = {
     "writable": "images in a fresh folder, mode 0644",
     "read-only-mount": "the images through a read-only bind mount",

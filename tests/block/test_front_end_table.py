@@ -1,5 +1,6 @@
 """The seed's cells on the command line (qsd --blockdev, qemu-system -blockdev and -drive) on real
-binaries, one test per implementation x front end x storage: every cell agrees with the oracle."""
+binaries, one test per implementation x front end x storage: every cell agrees with the oracle,
+HMP `info block -n` and `info block` included on qemu-system."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from block.conftest import assert_cells, real_implementation
 from conformance.block.fixture import BlockFixture
+from conformance.block.records import HMP_STEPS, NOT_APPLICABLE
 from conformance.block.tables import front_end_group
 from conformance.divergences import load_divergences
 
@@ -21,3 +23,7 @@ def test_front_end_table(impl_name: str, front_end: str, kind: str, seed: BlockF
     known = load_divergences()
     records = [r.explain(known) for r in front_end_group(impl, seed, kind, front_end)]
     assert_cells(records, 27)
+    # Each cell whose node opened read HMP info block (iotest 232's check), except on qsd, which has no HMP.
+    ran = [r.steps[label] for r in records if r.steps for label in HMP_STEPS]
+    assert ran, "no cell opened its node"
+    assert all((text == NOT_APPLICABLE) == (impl_name == "qsd") for text in ran), ran
