@@ -14,14 +14,17 @@ numbers, so only its presence is predicted).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.node import Node
+from reference.block.storage import ImageFacts
 from reference.profiles import QEMU_7_2, Profile
+from reference.qobject.json_writer import quote, to_json
 from reference.qobject.patterns import ANY_OBJECT, ANY_STRING
-from reference.qobject.values import FrozenQDict, QDict, QObject, qnull
+from reference.qobject.values import FrozenQDict, QObject, qemu_order, qnull
 
 SECTOR = 512
 THROTTLE_MEMBERS = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")
@@ -50,10 +53,18 @@ def chain_depth(node: Node) -> int:
 # the node itself (and, where listed, its children) did not change at all. So
 # after a change to one node only the answers that show it are built again;
 # the kept ones are FrozenQDicts, whose JSON text the writer keeps too.
+#
+# A node's first answer is the costly one (every node of a new chain), so it
+# is written straight to text: each key sequence's text is a template with
+# the members that never vary already written and a %(name)s slot for each of
+# the others, filled with texts written by their known types. The values are
+# kept alongside (HMP's info block and the comparisons read them); the query
+# cache test checks the text against the writer's for every change.
 
 
 def device_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> FrozenQDict:
-    stamps: tuple[int, ...] = (node.stamp, node.deep_image_stamp())
+    deep = node.deep_image_stamp()
+    stamps: tuple[int, ...] = (node.stamp, deep)
     if profile.node_info_children:  # the children's names are in it
         stamps += tuple(child.stamp for child in node.children())
     key = ("device", flat)
@@ -61,54 +72,133 @@ def device_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> 
     if kept is not None and kept[0] == stamps and kept[1] is profile:
         info: FrozenQDict = kept[2]
         return info
-    info = build_device_info(node, flat, profile)
+    info = build_device_info(node, flat, profile, deep)
     node.query_cache[key] = (stamps, profile, info)
     return info
 
 
-def image_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> FrozenQDict:
-    stamp = node.deep_image_stamp()
+def image_info(
+    node: Node, flat: bool = False, profile: Profile = QEMU_7_2, deep: int | None = None
+) -> FrozenQDict:
+    stamp = node.deep_image_stamp() if deep is None else deep
     key = ("image", flat)
     kept = node.query_cache.get(key)
     if kept is not None and kept[0] == stamp and kept[1] is profile:
         image: FrozenQDict = kept[2]
         return image
-    image = build_image_info(node, flat, profile)
+    image = build_image_info(node, flat, profile, stamp)
     node.query_cache[key] = (stamp, profile, image)
     return image
 
 
+def filename_text(node: Node, deep: int) -> tuple[str, str]:
+    """display_filename() and its JSON text, kept like the ImageInfo (made of the same attributes)."""
+    kept = node.query_cache.get("filename")
+    if kept is not None and kept[0] == deep:
+        return kept[1], kept[2]
+    name = display_filename(node)
+    text = quote(name)
+    node.query_cache["filename"] = (deep, name, text)
+    return name, text
+
+
+class Templates:
+    """JSON texts of objects whose members outside `constants` vary, one template per shape.
+
+    A shape names a key sequence: the builders below count their optional
+    members in a bit set, cheaper than hashing the keys (a guard checks the
+    count); objects of unknown keys use the key sequence itself.
+    """
+
+    def __init__(self, constants: dict[str, QObject]) -> None:
+        # Every object written here takes these members' values from this very dict.
+        self.constants = constants
+        self.by_shape: dict[Hashable, tuple[int, str | None]] = {}
+
+    def freeze(self, values: dict[str, QObject], texts: dict[str, str], shape: Hashable) -> FrozenQDict:
+        """`values` as a FrozenQDict with its text written: `texts` holds each varying member's JSON text."""
+        compiled = self.by_shape.get(shape)
+        if compiled is None:
+            compiled = self.by_shape[shape] = (len(values), self._compile(tuple(values)))
+        size, template = compiled
+        assert len(values) == size, f"shape {shape!r} stands for other keys"
+        frozen = FrozenQDict(values)
+        if template is not None:  # else the writer writes it when asked
+            frozen.text = template % texts
+        return frozen
+
+    def _compile(self, keys: tuple[str, ...]) -> str | None:
+        if any("(" in key or ")" in key for key in keys):
+            return None  # such a name cannot name a %(name)s slot
+        members = []
+        for key in qemu_order(keys):
+            value = to_json(self.constants[key]) if key in self.constants else None
+            # A constant's text and every name are literal: a % in them must not read as a slot.
+            literal = (quote(key) + ": " + (value or "")).replace("%", "%%")
+            members.append(literal if value is not None else f"{literal}%({key})s")
+        return "{" + ", ".join(members) + "}"
+
+
 # Every node's cache mode: blockdev-add's default.
 CACHE_MODE = FrozenQDict({"writeback": True, "direct": False, "no-flush": False})
+# BlockDeviceInfo's members that never vary, by where they stand in schema order.
+BEFORE_IMAGE: dict[str, QObject] = {"encrypted": False, "detect_zeroes": "off"}
+BEFORE_IMAGE.update((member, 0) for member in THROTTLE_MEMBERS)
+AFTER_IMAGE: dict[str, QObject] = {"cache": CACHE_MODE, "write_threshold": 0}
+ACTIVE: dict[str, QObject] = {"active": True}
+DEVICE_INFOS = Templates({**BEFORE_IMAGE, **AFTER_IMAGE, **ACTIVE})
+# ImageInfo's one constant: the limits are the host's, so only their presence is predicted.
+LIMITS: dict[str, QObject] = {"limits": ANY_OBJECT}
+IMAGE_INFOS = Templates(LIMITS)
+ANY_NAME = to_json(ANY_STRING)
+FILE_FORMAT_SPECIFIC = FrozenQDict({"type": "file", "data": FrozenQDict({})})
 
 
-def build_device_info(node: Node, flat: bool, profile: Profile) -> FrozenQDict:
+def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> FrozenQDict:
     """BlockDeviceInfo, members in schema order (FrozenQDict presents them in QEMU's order)."""
+    filename, filename_json = filename_text(node, deep)
+    depth = 0 if flat else chain_depth(node)
+    image = image_info(node, flat, profile, deep)
     info: dict[str, QObject] = {
-        "file": display_filename(node),
+        "file": filename,
         "node-name": ANY_STRING if node.auto_named else node.name,
         "ro": node.read_only,
         "drv": node.driver,
     }
+    texts = {
+        "file": filename_json,
+        "node-name": ANY_NAME if node.auto_named else quote(node.name),
+        "ro": "true" if node.read_only else "false",
+        "drv": quote(node.driver),
+        "backing_file_depth": str(depth),
+        "image": image.text or to_json(image),
+    }
+    shape = 0
     if node.backing is not None and node.filter_of is None:  # a filter has no backing file name
-        info["backing_file"] = display_filename(node.backing)
-    info["backing_file_depth"] = 0 if flat else chain_depth(node)
+        shape |= 1
+        info["backing_file"], texts["backing_file"] = filename_text(
+            node.backing, node.backing.deep_image_stamp()
+        )
+    info["backing_file_depth"] = depth
     if profile.node_info_children:
-        info["children"] = [child_info(node, child) for child in reversed(node.children())]
+        children: list[QObject] = [child_info(node, child) for child in reversed(node.children())]
+        shape |= 2
+        info["children"] = children
+        texts["children"] = to_json(children)
     if profile.node_info_active:
-        info["active"] = True
-    info["encrypted"] = False
-    info["detect_zeroes"] = "off"
-    for member in THROTTLE_MEMBERS:
-        info[member] = 0
-    info["image"] = image_info(node, flat, profile)
-    info["cache"] = CACHE_MODE
-    info["write_threshold"] = 0
+        shape |= 4
+        info.update(ACTIVE)
+    info.update(BEFORE_IMAGE)
+    info["image"] = image
+    info.update(AFTER_IMAGE)
     if node.job_bitmap is not None:
         bitmap: dict[str, QObject] = {"count": 0, "granularity": node.job_bitmap, "recording": True,
                                       "busy": False, "persistent": False}  # fmt: skip
-        info["dirty-bitmaps"] = [FrozenQDict(bitmap)]
-    return FrozenQDict(info)
+        bitmaps: list[QObject] = [FrozenQDict(bitmap)]
+        shape |= 8
+        info["dirty-bitmaps"] = bitmaps
+        texts["dirty-bitmaps"] = to_json(bitmaps)
+    return DEVICE_INFOS.freeze(info, texts, shape)
 
 
 def child_info(parent: Node, child: Node) -> FrozenQDict:
@@ -116,41 +206,104 @@ def child_info(parent: Node, child: Node) -> FrozenQDict:
     return FrozenQDict({"child": role, "node-name": ANY_STRING if child.auto_named else child.name})
 
 
-def build_image_info(node: Node, flat: bool, profile: Profile) -> FrozenQDict:
+def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> FrozenQDict:
     assert node.facts is not None, "an opened node has its file's facts"
     if node.filter_of is not None:
         return filter_image_info(node, node.filter_of, flat, profile)
-    image: dict[str, QObject] = {"filename": display_filename(node), "format": node.driver}
+    filename, filename_json = filename_text(node, deep)
+    image: dict[str, QObject] = {"filename": filename, "format": node.driver}
+    texts = {"filename": filename_json, "format": quote(node.driver)}
+    shape = 0  # a bit for each optional member
     if has_get_info(node):
-        image["dirty-flag"] = node.image.dirty if node.image is not None else False
-    if node.facts.allocated is not None:
-        image["actual-size"] = node.facts.allocated
-    if node.image is not None:
-        image["virtual-size"] = node.image.virtual_size
-        if node.image.cluster_size:
-            image["cluster-size"] = node.image.cluster_size
-        if node.image.backing_file:
-            image["backing-filename"] = node.image.backing_file
-            if node.image.full_backing_file is not None:
-                image["full-backing-filename"] = node.image.full_backing_file
-            if node.image.backing_format is not None:
-                image["backing-filename-format"] = node.image.backing_format
+        shape |= 1
+        dirty = node.image.dirty if node.image is not None else False
+        image["dirty-flag"], texts["dirty-flag"] = dirty, "true" if dirty else "false"
+    allocated = node.facts.allocated
+    if allocated is not None:
+        shape |= 2
+        image["actual-size"], texts["actual-size"] = allocated, str(allocated)
+    header = node.image
+    if header is not None:
+        image["virtual-size"], texts["virtual-size"] = header.virtual_size, str(header.virtual_size)
+        if header.cluster_size:
+            shape |= 4
+            image["cluster-size"], texts["cluster-size"] = header.cluster_size, str(header.cluster_size)
+        if header.backing_file:
+            shape |= 8
+            image["backing-filename"], texts["backing-filename"] = (
+                header.backing_file,
+                quote(header.backing_file),
+            )
+            if header.full_backing_file is not None:
+                shape |= 16
+                image["full-backing-filename"] = header.full_backing_file
+                texts["full-backing-filename"] = quote(header.full_backing_file)
+            if header.backing_format is not None:
+                shape |= 32
+                image["backing-filename-format"] = header.backing_format
+                texts["backing-filename-format"] = quote(header.backing_format)
         if profile.image_limits:
-            image["limits"] = ANY_OBJECT
+            shape |= 64
+            image.update(LIMITS)
         backing = node.backing if not flat else None
         if backing is not None and not profile.format_specific_first:
-            image["backing-image"] = image_info(backing, profile=profile)
-        if node.image.format_specific is not None:
-            image["format-specific"] = json_to_qobject(node.image.format_specific)
+            shape |= 128
+            image["backing-image"] = below = image_info(backing, profile=profile)
+            texts["backing-image"] = below.text or to_json(below)
+        if header.format_specific is not None:
+            shape |= 256
+            image["format-specific"] = specific = format_specific(node, header)
+            texts["format-specific"] = specific.text or to_json(specific)
         if backing is not None and profile.format_specific_first:
-            image["backing-image"] = image_info(backing, profile=profile)
+            shape |= 512
+            image["backing-image"] = below = image_info(backing, profile=profile)
+            texts["backing-image"] = below.text or to_json(below)
     else:
-        image["virtual-size"] = sectors_rounded(node.facts.size)
+        size = sectors_rounded(node.facts.size)
+        image["virtual-size"], texts["virtual-size"] = size, str(size)
         if profile.image_limits:
-            image["limits"] = ANY_OBJECT
+            shape |= 64
+            image.update(LIMITS)
         if node.driver == "file" and profile.file_format_specific:
-            image["format-specific"] = FrozenQDict({"type": "file", "data": FrozenQDict({})})
-    return FrozenQDict(image)
+            shape |= 256
+            image["format-specific"] = FILE_FORMAT_SPECIFIC
+            texts["format-specific"] = to_json(FILE_FORMAT_SPECIFIC)
+    return IMAGE_INFOS.freeze(image, texts, shape)
+
+
+def format_specific(node: Node, header: ImageFacts) -> FrozenQDict:
+    """The header's ImageInfoSpecific, kept while the node has the same header."""
+    kept = node.query_cache.get("format-specific")
+    if kept is not None and kept[0] is header:
+        specific: FrozenQDict = kept[1]
+        return specific
+    specific = frozen_object(header.format_specific)
+    node.query_cache["format-specific"] = (header, specific)
+    return specific
+
+
+PLAIN_OBJECTS = Templates({})
+
+
+def frozen_object(value: dict[str, Any]) -> FrozenQDict:
+    """A parsed JSON object as a FrozenQDict, its text written on the way (the header's facts are such)."""
+    values: dict[str, QObject] = {}
+    texts: dict[str, str] = {}
+    for key, item in value.items():
+        kind = type(item)
+        if kind is str:
+            values[key], texts[key] = item, quote(item)
+        elif kind is bool:
+            values[key], texts[key] = item, "true" if item else "false"
+        elif kind is int:
+            values[key], texts[key] = item, str(item)
+        elif kind is dict:
+            inner = values[key] = frozen_object(item)
+            texts[key] = inner.text or to_json(inner)
+        else:  # lists, null, floats: rare in a header, written by the writer
+            values[key] = frozen_qobject(item)
+            texts[key] = to_json(values[key])
+    return PLAIN_OBJECTS.freeze(values, texts, tuple(values))
 
 
 def filter_image_info(node: Node, below: Node, flat: bool, profile: Profile = QEMU_7_2) -> FrozenQDict:
@@ -178,12 +331,12 @@ def sectors_rounded(size: int) -> int:
     return -(-size // SECTOR) * SECTOR
 
 
-def json_to_qobject(value: Any) -> QObject:
-    """Parsed JSON (as StorageFacts hands it over) to QObject values."""
+def frozen_qobject(value: Any) -> Any:
+    """Parsed JSON (as StorageFacts hands it over) to QObject values, its objects frozen (kept in answers)."""
     if isinstance(value, dict):
-        return QDict({key: json_to_qobject(item) for key, item in value.items()})
+        return FrozenQDict({key: frozen_qobject(item) for key, item in value.items()})
     if isinstance(value, list):
-        return [json_to_qobject(item) for item in value]
+        return [frozen_qobject(item) for item in value]
     if value is None:
         return qnull
     assert isinstance(value, (str, int, float, bool))

@@ -4,6 +4,11 @@ Every attribute of every node of a small graph (a qcow2 chain and a job's
 filter above it) is changed in turn; after each change the kept answers must
 be exactly what a build from nothing gives. The attributes the answer reads
 must each change it somewhere, or the check above would prove nothing.
+
+The answers' texts are written from templates as they are built; every
+comparison here is against the iterative writer walking their values, so a
+template that disagrees with the values fails too (also for headers with
+unusual ImageInfoSpecific members, below).
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ import pytest
 from reference.block.node import Node
 from reference.block.query import device_info
 from reference.block.storage import FileFacts, ImageFacts
-from reference.profiles import PROFILES, QEMU_7_2
+from reference.profiles import PROFILES, QEMU_7_2, Profile
 from reference.qobject.json_writer import to_json, write_iteratively
 from reference.qobject.values import FrozenQDict
 
 BASE, TOP = "/images/base.qcow2", "/images/top.qcow2"
-PROFILE_CHOICES = [QEMU_7_2, PROFILES["11.1"]]
+PROFILE_CHOICES = [QEMU_7_2, PROFILES["10.0"], PROFILES["11.1"]]
 
 
 def file_node(name: str, path: str) -> Node:
@@ -155,3 +160,23 @@ def test_answers_are_kept_while_nothing_changes_and_only_the_affected_are_rebuil
     third = [device_info(node) for node in nodes]
     base.read_only = True  # the same value again: no change
     assert not any(rebuilt(third, nodes))
+
+
+# ImageInfoSpecific members of every JSON kind, and names and strings the templates must take literally.
+ODD_SPECIFICS = [
+    {"type": "qcow2", "data": {}},
+    {"type": "x", "data": {"list": [1, "a", None, 0.1, {"k": True}], "none": None, "float": 1.5, "neg": -3}},
+    {"type": "x", "data": {"a (b)": 1, "c)": "d", "e%(f)s": "%s %% 100%", "uni\u00e9": "\u0007\u007f\u00e9"}},
+]
+
+
+@pytest.mark.parametrize("specific", ODD_SPECIFICS, ids=range(len(ODD_SPECIFICS)))
+@pytest.mark.parametrize("profile", PROFILE_CHOICES, ids=lambda p: p.name)
+def test_templates_write_what_the_writer_writes(specific: dict[str, object], profile: Profile) -> None:
+    nodes = graph()
+    top = nodes[1]
+    assert top.image is not None
+    top.image = dataclasses.replace(top.image, format_specific=specific, dirty=True, backing_format=None)
+    top.auto_named = True  # its name is a wildcard
+    for flat in (False, True):
+        assert answers(nodes, flat, profile) == fresh_answers(nodes, flat, profile)
