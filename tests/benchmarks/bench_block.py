@@ -50,6 +50,30 @@ blockdev-reopen 10.6%, qcow2 chain 12.0%, block-commit 7.4%, job-complete
 11.5%, named base 8.3%, named top over it 8.2%, reopen of the base 11.0%.
 Part of that is load (open() took 5.3 µs vs 4.4); part is Node's stamping
 __setattr__, about 7 µs per Node() (vs ~1.5 without), paid by every add.
+
+A node's first infos written straight to text (2026-11-27; three runs, medians
+of 9 rounds each, load average ~1; spread between runs in brackets): each key
+sequence's text is a template with the constant members prewritten, the
+header's ImageInfoSpecific frozen and written in one pass, display_filename
+kept per node. Exact as before (tests/block/test_query_cache.py checks every
+text against the iterative writer walking the values).
+
+    step                        before                   after
+    query after chain add        87.0 / 417 / 22.5%       78.1 / 404 / 19.4%  [19.2-19.6]  (misses)
+    query, graph unchanged       26.0 / 398 /  6.9%       25.6 / 406 /  6.6%
+    query after 1-node reopen    39.2 / 388 / 10.6%       32.6 / 398 /  8.6%  [8.3-9.0]
+    blockdev-add qcow2 chain    108.1 / 1142 / 8.4%      107.3 / 1146 / 9.5%  [9.3-9.7]  (untouched code)
+    oracle alone, best of 7:    add 77.3, unchanged 23.9, reopen 36.7 -> add 67.1, unchanged 23.0, reopen 32.0
+
+The floor of the first query, oracle alone: ~23 µs is the QMP path every
+command pays (parse, dispatch, render: a kept query costs no more), and the
+build of the 4 nodes' infos is ~37 µs with caches cleared in a loop (~43 µs
+right after a real add): a qcow2 node has ~17 members that vary with the
+node plus ~8 in its header's ImageInfoSpecific, each an attribute read, a
+conversion and two dict stores (~0.25 µs in CPython), and 8 FrozenQDicts
+with their templates (~1 µs each). Even at no other cost that is ~23 + ~25
+µs, about 12% of qsd's ~400 µs: 10% is out of reach for a build from scratch
+without caches that only hit because a benchmark repeats the same images.
 """
 
 from __future__ import annotations
