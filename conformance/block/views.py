@@ -97,7 +97,8 @@ def make_view(cleanup: contextlib.ExitStack, fixture: BlockFixture, kind: str) -
     for image in fixture.images:  # scratch images name their backing as QEMU sees it
         if image.get("place") == "scratch":
             name = image.get("backing", "")
-            backing = view.get(name) or view.get(f"scratch/{name}")  # a stored image, or a scratch one made earlier
+            # a stored image, or a scratch one made earlier
+            backing = view.get(name) or view.get(f"scratch/{name}")
             path = _create(scratch, image, backing)
             sources[image["name"]] = view[f"scratch/{image['name']}"] = path
             if uid is not None:
