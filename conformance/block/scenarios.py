@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 
-from conformance.block.command_line import Exited, start
+from conformance.block.command_line import CommandLineInstance, Exited, start
 from conformance.block.fixture import BLOCK_DIR, BlockFixture, with_paths
 from conformance.block.session import Session, Step
 from conformance.block.views import StorageView
@@ -61,11 +61,12 @@ class Outcome:
     oracle: str | None = None  # the oracle could not build the graph from the options (why)
     steps: tuple[Step, ...] = ()
     bad_data: tuple[str, ...] = ()  # "data" entries the images do not read back
+    bad_exit: str | None = None  # the oracle said the process leaves (quit) and it did not, or not cleanly
 
     @property
     def agrees(self) -> bool:
         ok = self.exited is None and self.oracle is None
-        return ok and all(s.agrees for s in self.steps) and not self.bad_data
+        return ok and all(s.agrees for s in self.steps) and not self.bad_data and self.bad_exit is None
 
     def describe(self) -> str:
         if self.exited is not None:
@@ -74,6 +75,7 @@ class Outcome:
             return f"{self.scenario} on {self.program}: the oracle refuses the options: {self.oracle}"
         lines = [step.describe() for step in self.steps if not step.agrees]
         lines += [f"the image does not read back {entry}" for entry in self.bad_data]
+        lines += [self.bad_exit] if self.bad_exit is not None else []
         return f"{self.scenario} on {self.program}:\n" + "\n".join(lines)
 
 
@@ -162,12 +164,24 @@ def run(scenario: Scenario, impl: Implementation, view: StorageView) -> Outcome:
             return outcome
         _learn_names(session)
         outcome.steps = tuple(session.run(with_paths(step, view.paths)) for step in scenario.steps)
+        if session.closing:
+            outcome.bad_exit = _left(started)
     finally:
         session.close()
     outcome.bad_data = tuple(
         str(entry) for entry in scenario.data if not _reads(view, scenario, entry)
     )  # fmt: skip
     return outcome
+
+
+def _left(started: CommandLineInstance) -> str | None:
+    """Why the process did not leave cleanly after a quit (None: it exited with status 0)."""
+    ended = started.exited()
+    if ended is None:
+        return "the oracle predicts the process leaves (quit): it is still running"
+    if ended.code != 0 or ended.crash is not None:
+        return f"after quit the process exited {ended.code}: {ended.crash or ended.stderr}"
+    return None
 
 
 def _learn_names(session: Session) -> None:

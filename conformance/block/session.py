@@ -31,7 +31,7 @@ from reference.block.errors import NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.storage import StorageFacts
 from reference.qmp.monitor import QmpConnection
-from reference.qmp.outputs import Message
+from reference.qmp.outputs import Closed, Message
 from reference.qmp.outputs import NotModelled as Abstention
 from reference.qmp.transcript import negotiation_line
 from reference.qobject.json_writer import to_json
@@ -114,6 +114,7 @@ class Session:
             self.instance.stop()
             raise
         self.abstained = False
+        self.closing = False  # the oracle predicts the process leaves (quit)
         self.sent: list[str] = []  # every command, as written: the reproducer
         self.clients = NbdClients(self.graph)
 
@@ -136,8 +137,15 @@ class Session:
                 self.abstained = True
                 return None, None, out.reason
         messages = [out for out in outputs if isinstance(out, Message)]
-        assert len(messages) == 1, outputs
-        return PredictedLine.of(messages[0]), events, ""
+        replies = [m for m in messages if "event" not in m.body]
+        assert len(replies) == 1, outputs
+        # The monitor's own events (quit's SHUTDOWN) sit before or after the reply as the oracle says.
+        place = messages.index(replies[0])
+        own = tuple(
+            (m.body, "before" if i < place else "after") for i, m in enumerate(messages) if i != place
+        )
+        self.closing = self.closing or any(isinstance(out, Closed) for out in outputs)
+        return PredictedLine.of(replies[0]), own + events, ""
 
     def run(self, command: dict[str, Any]) -> Step:
         data = (json.dumps(command) + "\n").encode()

@@ -35,6 +35,11 @@ def test_every_iotest_is_a_scenario_with_its_programs() -> None:
     programs = {scenario.id: scenario.programs for scenario in SCENARIOS}
     assert programs["iotest-247"] == ("qemu-system", "qsd")
     assert programs["iotest-249"] == ("qemu-system",)
+    for storage in ("read-only-mount", "unprivileged"):
+        assert programs[f"iotest-247-{storage}"] == ("qemu-system", "qsd")
+        assert programs[f"iotest-249-{storage}"] == ("qemu-system",)
+    ends = {scenario.id: scenario.steps[-1] for scenario in SCENARIOS}
+    assert ends["iotest-247"] == {"execute": "quit"}  # the test's last command, judged too
 
 
 @pytest.mark.parametrize(
