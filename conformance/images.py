@@ -43,7 +43,8 @@ class Recipe:
         return f"qconform/debian-{self.suite}:{self.digest}"
 
 
-RECIPES = {suite: Recipe(suite) for suite in ("bookworm", "trixie", "sid")}
+# bullseye: QEMU 5.2, the oldest one deb.debian.org still carries (x-blockdev-reopen, before 6.1).
+RECIPES = {suite: Recipe(suite) for suite in ("bullseye", "bookworm", "trixie", "sid")}
 
 
 def cache_dir() -> Path:

@@ -318,11 +318,13 @@ def _container_implementations() -> tuple[list[Implementation], list[Missing]]:
     return found, missing
 
 
+# The suites of conformance.images.RECIPES (not imported here: that module runs docker).
+CONTAINER_SUITES = ("bullseye", "bookworm", "trixie", "sid")
 KNOWN_NAMES = (
     "reference",
     "reference-server",
     *(spec.name for spec in HOST_BINARIES),
-    *(f"{spec.family}@{suite}" for spec in CONTAINER_BINARIES for suite in ("bookworm", "trixie", "sid")),
+    *(f"{spec.family}@{suite}" for spec in CONTAINER_BINARIES for suite in CONTAINER_SUITES),
 )
 
 

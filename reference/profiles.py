@@ -46,6 +46,13 @@ class Profile:
     format_specific_first: bool = False
     # 10.0's file driver reports format-specific {"type": "file", "data": {}} for a regular file.
     file_format_specific: bool = False
+    # 5.2's BlockDeviceInfo still has the deprecated "encryption_key_missing" (always false).
+    node_info_key_missing: bool = False
+    # Before 6.1 the command is x-blockdev-reopen, its arguments one node's BlockdevOptions;
+    # its own errors are worded as 5.2 words them (seen on qsd and qemu-system 5.2).
+    reopen_command: str = "blockdev-reopen"
+    reopen_no_name_message: str = "node-name not specified"
+    reopen_not_found_message: str = "Failed to find node with node-name='{name}'"
 
 
 QEMU_7_2 = Profile(
@@ -70,6 +77,13 @@ _AFTER_8 = {
     "size_dialect": "8.1",
 }
 
+# x-blockdev-reopen (4.0 to 6.0; renamed blockdev-reopen, with a list of entries, in 6.1).
+_BEFORE_6_1 = {
+    "reopen_command": "x-blockdev-reopen",
+    "reopen_no_name_message": "Node name not specified",
+    "reopen_not_found_message": "Cannot find node named '{name}'",
+}
+
 PROFILES: dict[str, Profile] = {
     "7.2": QEMU_7_2,
     # Later versions word things as 7.2 does until a case shows otherwise.
@@ -83,6 +97,16 @@ PROFILES: dict[str, Profile] = {
         node_info_children=True,
         image_limits=True,
         **_AFTER_8,  # type: ignore[arg-type]
+    ),
+    # Seen on qsd and qemu-system 5.2.0 (Debian bullseye): tests/block/test_x_blockdev_reopen.py.
+    "5.2": replace(
+        QEMU_7_2,
+        name="5.2",
+        major=5,
+        minor=2,
+        node_info_key_missing=True,
+        enum_message="Invalid parameter '{value}'",
+        **_BEFORE_6_1,  # type: ignore[arg-type]
     ),
     "3.1": replace(
         QEMU_7_2,

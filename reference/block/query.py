@@ -146,7 +146,8 @@ BEFORE_IMAGE: dict[str, QObject] = {"encrypted": False, "detect_zeroes": "off"}
 BEFORE_IMAGE.update((member, 0) for member in THROTTLE_MEMBERS)
 AFTER_IMAGE: dict[str, QObject] = {"cache": CACHE_MODE, "write_threshold": 0}
 ACTIVE: dict[str, QObject] = {"active": True}
-DEVICE_INFOS = Templates({**BEFORE_IMAGE, **AFTER_IMAGE, **ACTIVE})
+KEY_MISSING: dict[str, QObject] = {"encryption_key_missing": False}  # 5.2 (deprecated, always false)
+DEVICE_INFOS = Templates({**BEFORE_IMAGE, **AFTER_IMAGE, **ACTIVE, **KEY_MISSING})
 # ImageInfo's one constant: the limits are the host's, so only their presence is predicted.
 LIMITS: dict[str, QObject] = {"limits": ANY_OBJECT}
 IMAGE_INFOS = Templates(LIMITS)
@@ -189,6 +190,9 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
         shape |= 4
         info.update(ACTIVE)
     info.update(BEFORE_IMAGE)
+    if profile.node_info_key_missing:
+        shape |= 16
+        info.update(KEY_MISSING)
     info["image"] = image
     info.update(AFTER_IMAGE)
     if node.job_bitmap is not None:
