@@ -18,6 +18,8 @@ class Divergence:
     implementations: tuple[str, ...]
     kind: str
     reason: str
+    # A race: the divergence shows on some runs only, so a run that agrees is no news.
+    intermittent: bool = False
 
 
 def load_divergences(path: Path = DIVERGENCES_FILE) -> dict[tuple[str, str], Divergence]:
@@ -30,7 +32,10 @@ def load_divergences(path: Path = DIVERGENCES_FILE) -> dict[tuple[str, str], Div
         for index, entry in enumerate(entries):
             if entry["kind"] not in KINDS:
                 raise QconformError(f"{path}: divergences[{index}].kind: not one of {', '.join(KINDS)}")
-            item = Divergence(entry["case"], tuple(entry["implementations"]), entry["kind"], entry["reason"])
+            item = Divergence(
+                entry["case"], tuple(entry["implementations"]), entry["kind"], entry["reason"],
+                entry.get("intermittent", False) is True,
+            )  # fmt: skip
             for impl in item.implementations:
                 table[(item.case, impl)] = item
     except (KeyError, TypeError) as err:

@@ -232,6 +232,8 @@ def run_case(
     divergence = (known or {}).get((case.id, impl.name))
     if divergence is not None:
         result.known = {"kind": divergence.kind, "reason": divergence.reason}
+        if divergence.intermittent:
+            result.known["intermittent"] = True
     try:
         predicting = case.expect is None and not case.survives_only
         transcript = oracle_prediction(case, impl) if predicting else None
