@@ -12,7 +12,7 @@ QNull and QDict get classes of their own: None is too easy to confuse with
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping
 from typing import Union
 
 from reference.qobject.patterns import Wildcard
@@ -138,6 +138,10 @@ class QDict:
         """QEMU's key order and a read-only view of the values: items() without building pairs."""
         order = self._order
         return order if order is not None else self._ordered(), self._values
+
+    def unordered_items(self) -> ItemsView[str, QObject]:
+        """The members in insertion order, for readers whose outcome does not depend on QEMU's order."""
+        return self._values.items()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
