@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from reference.block import commands as block
 from reference.block.errors import BlockError
 from reference.block.hmp import human_monitor_command
+from reference.block.reopen import x_blockdev_reopen
 from reference.block.storage import UnknownStorage
 from reference.profiles import Flavour
 from reference.qobject.values import QDict, QObject
@@ -87,6 +88,7 @@ HANDLERS: dict[str, Handler] = {
     "blockdev-del": _block_handler(block.blockdev_del),
     "query-named-block-nodes": _block_handler(block.query_named_block_nodes),
     "blockdev-reopen": _block_handler(block.blockdev_reopen),
+    "x-blockdev-reopen": _block_handler(x_blockdev_reopen),
     "block-commit": _block_handler(block.block_commit),
     "query-block-jobs": _block_handler(block.query_block_jobs),
     "block-job-complete": _block_handler(block.block_job_complete),
