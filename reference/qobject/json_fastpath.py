@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Any
 
 from reference.qobject.values import QDict, QObject, qnull
@@ -28,12 +29,29 @@ class _NotPlain(Exception):
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> QDict:
-    result = QDict()
+    values = dict(pairs)
+    if len(values) != len(pairs):
+        raise _NotPlain  # QEMU: "duplicate key"
+    return QDict.adopting(values)
+
+
+def _pairs_with_nulls(pairs: list[tuple[str, Any]]) -> QDict:
+    """_pairs, with JSON's null (Python's None) as QEMU's qnull; inner objects came through here."""
+    result = _pairs(pairs)
     for key, value in pairs:
-        if key in result:
-            raise _NotPlain  # QEMU: "duplicate key"
-        result.put(key, value)
+        if value is None:
+            result.put(key, qnull)
+        elif type(value) is list:
+            _list_nulls(value)
     return result
+
+
+def _list_nulls(items: list[Any]) -> None:
+    for index, item in enumerate(items):
+        if item is None:
+            items[index] = qnull
+        elif type(item) is list:
+            _list_nulls(item)
 
 
 def _integer(text: str) -> int | float:
@@ -53,18 +71,15 @@ def _constant(text: str) -> Any:
     raise _NotPlain  # NaN and Infinity are not JSON to QEMU
 
 
-def _nulls_to_qnull(value: Any) -> QObject:
-    """Python's None where JSON said null becomes QEMU's qnull."""
-    if value is None:
-        return qnull
-    if isinstance(value, QDict):
-        for key, item in value.items():
-            if item is None or isinstance(item, QDict | list):
-                value.put(key, _nulls_to_qnull(item))
-    elif isinstance(value, list):
-        return [_nulls_to_qnull(item) for item in value]
-    result: QObject = value
-    return result
+@cache
+def _decoder(nulls: bool) -> json.JSONDecoder:
+    """Made once (json.loads with hooks makes a decoder per call); the null walk only where needed."""
+    return json.JSONDecoder(
+        object_pairs_hook=_pairs_with_nulls if nulls else _pairs,
+        parse_int=_integer,
+        parse_float=_decimal,
+        parse_constant=_constant,
+    )
 
 
 def parse_plain_object(data: bytes) -> QDict | None:
@@ -74,14 +89,9 @@ def parse_plain_object(data: bytes) -> QDict | None:
     text = data.decode("ascii").strip(" \t\r\n")
     if not text.startswith("{"):
         return None
+    decoder = _decoder(b"null" in data)
     try:
-        value = json.loads(
-            text, object_pairs_hook=_pairs, parse_int=_integer, parse_float=_decimal, parse_constant=_constant
-        )
+        value: QObject = decoder.decode(text)
     except (ValueError, _NotPlain, RecursionError):
         return None
-    if not isinstance(value, QDict):
-        return None
-    if "null" in text:
-        _nulls_to_qnull(value)
-    return value
+    return value if isinstance(value, QDict) else None

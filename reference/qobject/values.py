@@ -101,6 +101,14 @@ class QDict:
             for key, value in items.items():
                 self.put(key, value)
 
+    @classmethod
+    def adopting(cls, values: dict[str, QObject]) -> QDict:
+        """A QDict over `values`, taken over, not copied: the caller hands it over."""
+        result = cls.__new__(cls)
+        result._order = None
+        result._values = values
+        return result
+
     def put(self, key: str, value: QObject) -> None:
         # A new key makes a remembered order stale; while building there is none.
         if self._order is not None and key not in self._values:
