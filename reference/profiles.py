@@ -53,6 +53,8 @@ class Profile:
     reopen_command: str = "blockdev-reopen"
     reopen_no_name_message: str = "node-name not specified"
     reopen_not_found_message: str = "Failed to find node with node-name='{name}'"
+    # 5.2's block-export-del emits BLOCK_EXPORT_DELETED after its reply even with no client.
+    export_deleted_after_reply: bool = False
 
 
 QEMU_7_2 = Profile(
@@ -105,6 +107,7 @@ PROFILES: dict[str, Profile] = {
         major=5,
         minor=2,
         node_info_key_missing=True,
+        export_deleted_after_reply=True,
         enum_message="Invalid parameter '{value}'",
         **_BEFORE_6_1,  # type: ignore[arg-type]
     ),

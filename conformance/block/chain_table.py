@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.block.records import STORAGE_SETUP, CellRecord, cell_id, flag, predicted_error, status_of
+from conformance.block.reopen_request import reopen_request
 from conformance.block.session import Session, Step
 from conformance.storage import checksum, reads_pattern
+from reference.profiles import Profile
 
 SETUP = "setup"
 SETUP_STEPS = 4  # blockdev-adds before the action
@@ -67,10 +69,10 @@ def setup_commands(cell: Cell, paths: dict[str, str]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def action_command(cell: Cell) -> dict[str, Any]:
+def action_command(cell: Cell, profile: Profile) -> dict[str, Any]:
     if cell.action == "reopen":
         entry = {"driver": "qcow2", "node-name": "base", "file": "base-file", "read-only": False}
-        return {"execute": "blockdev-reopen", "arguments": {"options": [entry]}}
+        return reopen_request(profile, entry)
     args = {"job-id": "commit0", "device": "top", "top-node": "mid", "base-node": "base"}
     return {"execute": "block-commit", "arguments": args}
 
@@ -84,7 +86,7 @@ def run_cell(session: Session, cell: Cell, paths: dict[str, str], sources: dict[
         if "error" in steps[-1].reply:
             kept = checksum(sources["base"]) == before
             return Outcome(cell, tuple(steps), f"add fails: {_desc(steps[-1])}", kept, tuple(session.sent))
-    action = session.run(action_command(cell))
+    action = session.run(action_command(cell, session.graph.profile))
     steps += [action, session.run({"execute": "query-named-block-nodes", "arguments": {"flat": True}})]
     written = cell.action == "commit" and "return" in action.reply
     if written:

@@ -30,6 +30,7 @@ from conformance.block.records import (
     predicted_error,
     status_of,
 )
+from conformance.block.reopen_request import reopen_request
 from conformance.block.session import Session, Step
 
 
@@ -121,7 +122,7 @@ def try_steps(
             checks.append(session.run({"execute": "block-export-del", "arguments": {"id": export_id}}))
     for label, read_only in (("reopen rw", False), ("reopen ro", True)):
         entry = reopen(read_only)
-        steps[label] = session.run({"execute": "blockdev-reopen", "arguments": {"options": [entry]}})
+        steps[label] = session.run(reopen_request(session.graph.profile, entry))
         checks.append(session.run({"execute": "query-named-block-nodes"}))
     steps["del"] = session.run({"execute": "blockdev-del", "arguments": {"node-name": name}})
     return steps

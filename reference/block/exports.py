@@ -126,7 +126,8 @@ def block_export_del(graph: BlockGraph, args: QDict) -> None:
     clients = graph.clients_of(export)
     if clients and args.get("mode") in (None, "safe"):
         raise BlockError(f"export '{ident}' still in use")
-    _remove(graph, export, "after" if clients else "before")  # cutting clients off waits for them
+    # cutting clients off waits for them; 5.2 deletes even an idle export after replying
+    _remove(graph, export, "after" if clients or graph.profile.export_deleted_after_reply else "before")
 
 
 def nbd_server_add(graph: BlockGraph, args: QDict) -> None:
