@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("images", help="build (or reuse) the container images of other Debian releases")
     p.add_argument("action", choices=["build"])
-    p.add_argument("--suite", action="append", help="bookworm, trixie or sid (default: all)")
+    p.add_argument("--suite", action="append", help="bullseye, bookworm, trixie or sid (default: all)")
     p.set_defaults(func=cmd_images)
 
     p = sub.add_parser("fuzz", help="run or resume a fuzz campaign")
