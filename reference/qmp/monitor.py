@@ -51,7 +51,7 @@ class ProtocolError(RuntimeError):
 class QmpConnection:
     def __init__(self, process: ProcessModel) -> None:
         self.process = process
-        self.phase = Phase.AWAITING_GREETING
+        self.phase = Phase.AWAITING_GREETING  # sets _rules too
         self.oob_enabled = False
         # 11.1 words and locates JSON errors its own way; 7.2's path stays as fast as it was.
         self._stream: JsonStreamer | JsonStreamer11 = (
@@ -59,8 +59,18 @@ class QmpConnection:
         )
 
     @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @phase.setter
+    def phase(self, phase: Phase) -> None:
+        # The phase's rules are read per request; an Enum hashes in Python, so look them up once here.
+        self._phase = phase
+        self._rules = PHASES[phase]
+
+    @property
     def negotiated(self) -> bool:
-        return self.phase is Phase.COMMANDS
+        return self._phase is Phase.COMMANDS
 
     def enter_command_mode(self, oob: bool) -> None:
         self.phase = Phase.COMMANDS
@@ -75,19 +85,19 @@ class QmpConnection:
         return [Message(greeting)]
 
     def receive(self, data: bytes) -> list[Output]:
-        if not PHASES[self.phase].reads_input:
+        if not self._rules.reads_input:
             if self.phase is Phase.CLOSED:
                 return []
             raise ProtocolError(f"data received in phase {self.phase.value}")
         outputs: list[Output] = []
         for item in self._stream.feed(data):
             outputs.extend(self._handle(item))
-            if self.phase is Phase.CLOSED:
+            if self._phase is Phase.CLOSED:
                 break
         return outputs
 
     def receive_eof(self) -> list[Output]:
-        if not PHASES[self.phase].reads_input:
+        if not self._rules.reads_input:
             return []
         outputs: list[Output] = []
         for item in self._stream.flush():
@@ -113,7 +123,7 @@ class QmpConnection:
             outputs.append(Message(self.process.event("SHUTDOWN", data)))
         if response.body is not None:
             candidates = [response.body, *response.alternatives]
-            if PHASES[self.phase].rewrites_not_found:
+            if self._rules.rewrites_not_found:
                 candidates = [self._hint(body) for body in candidates]
             outputs.append(Message(candidates[0], tuple(candidates[1:]), out_of_band=out_of_band))
         if response.quit:

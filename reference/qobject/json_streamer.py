@@ -73,7 +73,7 @@ class JsonStreamer:
         return bool(self._tokens) or self._lexer.state != START
 
     def feed(self, data: bytes) -> list[JsonMessage]:
-        if not self.pending:
+        if not self._tokens and self._lexer.state == START:  # not pending, without the property's call
             plain = parse_plain_object(data)
             if plain is not None:
                 return [ParsedValue(plain)]
