@@ -18,7 +18,11 @@ Verified on qsd 7.2 (auto-finalize and auto-dismiss on):
   "aborting", BLOCK_JOB_CANCELLED, "concluded", "null". Either way the filter
   goes, the top keeps its backing, and the base stays read-write (back to
   read-only if the top is read-only). The top had
-  no parent to pivot, so the graph keeps its shape.
+  no parent to pivot, so the graph keeps its shape;
+- a negative speed is refused after the base's reopen and the filter's
+  creation (both undone): "created", "null", then the error. A positive speed
+  is not modelled (how far the mirror got is timing-dependent); a speed set
+  on a ready job shows in its later events.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from reference.block.node import Node
 from reference.block.storage import AllocationFacts
 from reference.qobject.values import QDict
 
-ARGUMENTS = frozenset({"job-id", "device", "base-node"})
+ARGUMENTS = frozenset({"job-id", "device", "base-node", "speed"})
 MIN_GRANULARITY, MAX_GRANULARITY = 4096, 65536
 
 
@@ -48,6 +52,10 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
         raise BlockError("Invalid job ID ''")
     if job_id in graph.jobs or not job_id[:1].isalpha():
         raise NotModelled("block-commit: a job ID in use or not well formed is not modelled")
+    speed = args.get("speed") or 0
+    assert isinstance(speed, int), "the input visitor checked 'speed'"
+    if speed > 0:
+        raise NotModelled("block-commit: an active commit with a speed limit is not modelled")
     above = layers[: layers.index(base)]
     length, granularity = _length(graph, above, base)
     group = writable_base(graph, base, always_reopens=False)
@@ -55,6 +63,13 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
     for node in group:
         node.read_only = False
     filter_node = graph.add_filter("mirror_top", device)
+    if speed < 0:  # block_job_create refuses it: the filter goes, the base is reopened back
+        graph.remove_filter(filter_node)
+        for node, read_only in before.items():
+            node.read_only = read_only
+        for state in ("created", "null"):
+            graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
+        raise BlockError("Parameter 'speed' expects a non-negative value")
     job = ActiveCommitJob(job_id, device, base, filter_node, length, [*above, base])
     for node in job.blocked:
         node.blockers.insert(0, JOB_BLOCKER)
@@ -98,7 +113,9 @@ def _length(graph: BlockGraph, above: list[Node], base: Node) -> tuple[int, int]
 
 def progress(job: ActiveCommitJob) -> QDict:
     length = job.length
-    return QDict({"type": "commit", "device": job.job_id, "len": length, "offset": length, "speed": 0})
+    return QDict(
+        {"type": "commit", "device": job.job_id, "len": length, "offset": length, "speed": job.speed}
+    )
 
 
 def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool, pivot: bool) -> None:
@@ -106,6 +123,8 @@ def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool, pivot: bool
     pivot (block-job-cancel without force, which still reports BLOCK_JOB_COMPLETED), or abort it."""
     if not pivot and any(export.node is job.top for export in graph.exports):
         raise NotModelled("an active commit ending without a pivot under an export of its top: not modelled")
+    if job.paused:
+        raise NotModelled("completing or cancelling an active commit in standby is not modelled")
     if cancelled and job.restore:
         raise NotModelled("aborting an active commit under a read-only top is not modelled")
     if cancelled:

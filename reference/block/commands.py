@@ -19,7 +19,6 @@ from reference.block.exports import (
     query_block_exports,
 )
 from reference.block.graph import BlockGraph
-from reference.block.job import ManualCommitJob
 from reference.block.job_commands import (
     block_job_cancel,
     block_job_complete,
@@ -70,8 +69,8 @@ def blockdev_del(graph: BlockGraph, args: QDict) -> None:
 
 
 def query_named_block_nodes(graph: BlockGraph, args: QDict) -> QObject:
-    if any(isinstance(job, ManualCommitJob) and job.state == "pending" for job in graph.jobs.values()):
-        # a pending commit holds its filter node and a read-write base: not modelled
+    if any(job.state in ("pending", "running", "paused") for job in graph.jobs.values()):
+        # a pending or rate-limited commit holds its filter node and a read-write base: not modelled
         raise NotModelled("query-named-block-nodes while a commit waits for job-finalize is not modelled")
     return named_block_nodes(graph, args.get("flat") is True)
 

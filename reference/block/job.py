@@ -1,5 +1,6 @@
-"""Block jobs the model keeps between commands: an active commit waiting in "ready", and a
-non-active commit waiting for job-finalize ("pending") or job-dismiss ("concluded")."""
+"""Block jobs the model keeps between commands: an active commit waiting in "ready" (or
+"standby" while paused), a non-active commit waiting for job-finalize ("pending") or job-dismiss
+("concluded"), and a rate-limited non-active commit ("running" or "paused")."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ class ActiveCommitJob:
     length: int  # bytes to copy: the data above the base, in whole granules
     blocked: list[Node] = field(default_factory=list)  # nodes carrying the job's op blocker
     restore: dict[Node, bool] = field(default_factory=dict)  # read-only flags to put back at the end
+    speed: int = 0
+    paused: bool = False  # paused by the user: "standby"
+
+    @property
+    def state(self) -> str:
+        return "standby" if self.paused else "ready"
 
 
 @dataclass(eq=False)
@@ -42,7 +49,47 @@ class ManualCommitJob:
     finalize: Callable[[], None]  # the graph change QEMU makes when the job finalizes
 
 
-Job = ActiveCommitJob | ManualCommitJob
+@dataclass(eq=False)
+class RateLimitedCommitJob:
+    """A non-active commit started with a small speed (verified on qsd 7.2): it copies a chunk
+    of at most 512 KiB, then sleeps for hours. Each wake-up (resume, a raised speed) copies
+    one more chunk; how far it got when paused is timing-dependent, so its offset is unknown."""
+
+    job_id: str
+    base: Node
+    length: int
+    speed: int
+    auto_finalize: bool
+    auto_dismiss: bool
+    chunks: int  # at least this many chunks hold data: the job cannot finish in fewer wake-ups
+    smallest: int  # the smallest chunk: with it the speed must still mean a sleep of hours
+    finalize: Callable[[], None]
+    restore: dict[Node, bool]  # the base's read-only flags before the commit reopened it
+    wakeups: int = 1  # chunks the job may have copied so far
+    paused: bool = False
+
+    @property
+    def state(self) -> str:
+        return "paused" if self.paused else "running"
+
+
+Job = ActiveCommitJob | ManualCommitJob | RateLimitedCommitJob
+
+# QEMU's JobVerbTable for the states the model keeps: which verbs each accepts.
+_VERBS = {"pause", "resume", "set-speed", "cancel"}
+ACCEPTS: dict[str, frozenset[str]] = {
+    "running": frozenset(_VERBS),
+    "paused": frozenset(_VERBS),
+    "ready": frozenset({*_VERBS, "complete"}),
+    "standby": frozenset({*_VERBS, "complete"}),
+    "pending": frozenset({"cancel", "finalize"}),
+    "concluded": frozenset({"dismiss"}),
+}
+
+
+def check_verb(job: Job, verb: str) -> None:
+    if verb not in ACCEPTS[job.state]:
+        raise BlockError(f"Job '{job.job_id}' in state '{job.state}' cannot accept command verb '{verb}'")
 
 
 def chain(node: Node) -> list[Node]:

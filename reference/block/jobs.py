@@ -11,23 +11,35 @@ false it stays "concluded" until job-dismiss ("null"). A base whose file node
 is explicitly read-only is not reopened with it: "Block node is read-only".
 The base is read-only again afterwards, the overlay's backing is the
 base, and the overlay's header names the base. Events are predicted as a
-sequence; the harness collects them after the job finishes.
+sequence; the harness collects them after the job finishes. A negative speed
+is refused right after "created" ("null", then the error); a small positive
+one keeps the job running (reference/block/rate_limited_commit.py).
 """
 
 from __future__ import annotations
 
-from reference.block import active_commit
+from reference.block import active_commit, rate_limited_commit
 from reference.block.errors import BlockError, NotModelled
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph, backing_blocker
-from reference.block.job import ManualCommitJob, chain, status, writable_base
+from reference.block.job import ManualCommitJob, RateLimitedCommitJob, chain, status, writable_base
 from reference.block.names import check_new_name
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
 COMMIT_ARGUMENTS = frozenset(
-    {"job-id", "device", "top-node", "base-node", "auto-finalize", "auto-dismiss", "filter-node-name"}
+    {
+        "job-id",
+        "device",
+        "top-node",
+        "base-node",
+        "auto-finalize",
+        "auto-dismiss",
+        "filter-node-name",
+        "speed",
+    }
 )
+SPEED_ERROR = "Parameter 'speed' expects a non-negative value"
 
 
 def block_commit(graph: BlockGraph, args: QDict) -> None:
@@ -40,6 +52,8 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         if any(parent.filter_of is found for parent in found.parents):
             raise BlockError("Need a root block node")
         raise NotModelled("block-commit: a device that is not a root node is not modelled")
+    if any(isinstance(job, RateLimitedCommitJob) for job in graph.jobs.values()):
+        raise NotModelled("block-commit while a rate-limited commit runs is not modelled")
     if found.backing is not None and not _exports_pinned(graph, found, args):
         raise NotModelled("block-commit: a chain with an exported node other than the device or base")
     if args.get("top-node") in (None, device_name, found.name):
@@ -69,23 +83,44 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
     ):
         raise NotModelled("block-commit: this read-only overlay or differing sizes are not modelled")
     graph.emit("JOB_STATUS_CHANGE", status(job_id, "created"))
+    speed = args.get("speed") or 0
+    assert isinstance(speed, int), "the input visitor checked 'speed'"
     try:
+        if speed < 0:  # block_job_create sets the speed: the job exists, then goes (qsd 7.2)
+            raise BlockError(SPEED_ERROR)
         # The base goes read-write, its inheriting children with it; only then is the filter
         # node named (qemu-system 7.2: a read-only base's error wins over an invalid filter name).
-        writable_base(graph, base_node, always_reopens=True)
+        group = writable_base(graph, base_node, always_reopens=True)
         filter_name = args.get("filter-node-name")
         if isinstance(filter_name, str):
             check_new_name(filter_name, {node.name for node in graph.nodes})
     except BlockError:
         graph.emit("JOB_STATUS_CHANGE", status(job_id, "null"))
         raise
+
+    def change() -> None:
+        _drop_intermediates(graph, above_top, top_node, base_node)
+
+    if speed > 0:
+        limited = rate_limited_commit.start(graph, job_id, args, top_node, base_node, change)
+        graph.emit("JOB_STATUS_CHANGE", status(job_id, "running"))
+        limited.restore = {node: node.read_only for node in group}
+        for node in group:
+            node.read_only = False
+        graph.jobs[job_id] = limited
+        return
     graph.emit("JOB_STATUS_CHANGE", status(job_id, "running"))
     length = top_node.image.virtual_size
     job = ManualCommitJob(
         job_id, base_node, length, "pending", args.get("auto-finalize") is not False,
-        args.get("auto-dismiss") is not False,
-        lambda: _drop_intermediates(graph, above_top, top_node, base_node),
+        args.get("auto-dismiss") is not False, change,
     )  # fmt: skip
+    conclude(graph, job)
+
+
+def conclude(graph: BlockGraph, job: ManualCommitJob) -> None:
+    """A commit that copied everything: "waiting", "pending", then job-finalize's wait or the end."""
+    job_id = job.job_id
     for state in ("waiting", "pending"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     if not job.auto_finalize:  # verified on qsd 7.2: the job waits for job-finalize

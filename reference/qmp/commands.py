@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reference.block import commands as block
+from reference.block import job_commands
 from reference.block.errors import BlockError
 from reference.block.hmp import human_monitor_command
 from reference.block.reopen import x_blockdev_reopen
@@ -97,6 +98,11 @@ HANDLERS: dict[str, Handler] = {
     "job-cancel": _block_handler(block.job_cancel),
     "job-finalize": _block_handler(block.job_finalize),
     "job-dismiss": _block_handler(block.job_dismiss),
+    "block-job-pause": _block_handler(job_commands.block_job_pause),
+    "block-job-resume": _block_handler(job_commands.block_job_resume),
+    "job-pause": _block_handler(job_commands.job_pause),
+    "job-resume": _block_handler(job_commands.job_resume),
+    "block-job-set-speed": _block_handler(job_commands.block_job_set_speed),
     "query-jobs": _block_handler(block.query_jobs),
     "nbd-server-start": _block_handler(block.nbd_server_start),
     "nbd-server-stop": _block_handler(block.nbd_server_stop),
