@@ -40,6 +40,13 @@ def error_response(error_class: str, desc: str) -> QDict:
 
 def _check_members(request: QDict, allow_oob: bool) -> str:
     """Return the command key ('execute' or 'exec-oob'); raise on a bad member."""
+    # The usual request (execute, maybe arguments and id, nothing else) cannot fail
+    # here, so it needs no walk in QEMU's member order.
+    if type(request.get("execute")) is str:
+        arguments = request.get("arguments")
+        expected = 1 + (arguments is not None) + ("id" in request)
+        if expected == len(request) and (arguments is None or isinstance(arguments, QDict)):
+            return "execute"
     exec_key = ""
     for key, value in request.items():
         if key == "execute" or (key == "exec-oob" and allow_oob):
