@@ -53,6 +53,9 @@ class Profile:
     reopen_command: str = "blockdev-reopen"
     reopen_no_name_message: str = "node-name not specified"
     reopen_not_found_message: str = "Failed to find node with node-name='{name}'"
+    # How the JSON writer prints a double: "%.17g" (6.0 on), or "%f" less trailing zeros and
+    # dot (before 6.0; seen on qsd and qemu-system 5.2, tests/property/test_double_output.py).
+    double_format: str = "%.17g"
     # 5.2's block-export-del emits BLOCK_EXPORT_DELETED after its reply even with no client.
     export_deleted_after_reply: bool = False
 
@@ -108,6 +111,7 @@ PROFILES: dict[str, Profile] = {
         minor=2,
         node_info_key_missing=True,
         export_deleted_after_reply=True,
+        double_format="%f",
         enum_message="Invalid parameter '{value}'",
         **_BEFORE_6_1,  # type: ignore[arg-type]
     ),

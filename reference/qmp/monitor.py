@@ -16,6 +16,7 @@ from reference.qmp.model import ProcessModel
 from reference.qmp.outputs import Closed, Message, NotModelled, Output
 from reference.qobject.json_streamer import JsonMessage, JsonStreamer, ParsedValue
 from reference.qobject.json_streamer_11 import JsonStreamer11
+from reference.qobject.json_writer import as_fixed_doubles
 from reference.qobject.values import QDict, QObject
 
 NEGOTIATION_HINT = "Expecting capabilities negotiation with 'qmp_capabilities'"
@@ -57,6 +58,8 @@ class QmpConnection:
         self._stream: JsonStreamer | JsonStreamer11 = (
             JsonStreamer11() if process.profile.json_dialect == "11.1" else JsonStreamer()
         )
+        # Before 6.0 a reply's doubles print with "%f"; marking them costs 7.2 nothing.
+        self._fixed_doubles = process.profile.double_format == "%f"
 
     @property
     def phase(self) -> Phase:
@@ -123,6 +126,8 @@ class QmpConnection:
             outputs.append(Message(self.process.event("SHUTDOWN", data)))
         if response.body is not None:
             candidates = [response.body, *response.alternatives]
+            if self._fixed_doubles:
+                candidates = [as_fixed_doubles(body) for body in candidates]
             if self._rules.rewrites_not_found:
                 candidates = [self._hint(body) for body in candidates]
             outputs.append(Message(candidates[0], tuple(candidates[1:]), out_of_band=out_of_band))

@@ -4,7 +4,10 @@ Compact output separates members with ", " and names with ": ". Strings are
 pure ASCII: besides the usual short escapes, every character below 0x20 or
 from 0x7F up is \\uXXXX with uppercase hex, beyond the BMP as a surrogate
 pair. Doubles print with "%.17g" (1.0 is 1, 0.1 is 0.10000000000000001, and
-an infinity is a bare inf, which is not JSON).
+an infinity is a bare inf, which is not JSON). Before 6.0 QEMU printed them
+with "%f" and dropped trailing zeros, then a trailing dot (1e-7 is 0, 1e17 is
+100000000000000000): a FixedDouble is a double a reply of such a version
+holds, and as_fixed_doubles() marks a reply's doubles so.
 
 The writer is iterative: QEMU accepts 1024 levels of nesting, beyond
 Python's default recursion limit.
@@ -73,6 +76,44 @@ def format_double(value: float) -> str:
     return f"{value:.17g}"
 
 
+class FixedDouble(float):
+    """A double that QEMU before 6.0 writes (its qnum_to_string used "%f")."""
+
+    __slots__ = ()
+
+
+def format_fixed(value: float) -> str:
+    """C's "%f" less its trailing zeros, then less a trailing dot: 0.5, 0, -0, 0.007812, inf."""
+    if math.isnan(value):
+        return "-nan" if math.copysign(1.0, value) < 0 else "nan"
+    text = f"{value:f}".rstrip("0")  # Python's "f" rounds exactly as glibc's printf does
+    return text[:-1] if text.endswith(".") else text
+
+
+def as_fixed_doubles(body: QDict) -> QDict:
+    """`body` with every double in it a FixedDouble, changed in place (a reply is the
+    oracle's own, and its id the parsed request's). Frozen answers (block node infos)
+    hold no doubles and are left alone."""
+    stack: list[QObject] = [body]
+    while stack:  # iterative: an id may nest 1024 levels deep
+        container = stack.pop()
+        if type(container) is FrozenQDict:
+            continue
+        if isinstance(container, QDict):
+            for key, value in list(container.unordered_items()):
+                if type(value) is float:
+                    container.put(key, FixedDouble(value))  # a replaced value keeps its place
+                elif isinstance(value, QDict | list):
+                    stack.append(value)
+        elif isinstance(container, list):
+            for index, value in enumerate(container):
+                if type(value) is float:
+                    container[index] = FixedDouble(value)
+                elif isinstance(value, QDict | list):
+                    stack.append(value)
+    return body
+
+
 def scalar(obj: QObject) -> str:
     if obj is True:
         return "true"
@@ -83,7 +124,7 @@ def scalar(obj: QObject) -> str:
     if isinstance(obj, int):
         return str(obj)
     if isinstance(obj, float):
-        return format_double(obj)
+        return format_fixed(obj) if type(obj) is FixedDouble else format_double(obj)
     if isinstance(obj, QNull):
         return "null"
     if isinstance(obj, Wildcard):
