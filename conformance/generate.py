@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from conformance.cases import QmpCase
 from reference.profiles import Profile
-from reference.qapi.input_visitor import UNVISITED_COMMANDS, InputVisitor, VisitAbstains, VisitError
+from reference.qapi.input_visitor import InputVisitor, VisitAbstains, VisitError
 from reference.qapi.introspection import Member, Schema, TypeInfo
 from reference.qmp.commands import HANDLERS
 from reference.qmp.snapshot import to_qobject
@@ -312,7 +312,7 @@ class Verdict:
 def verdict(schema: Schema, profile: Profile, generated: Generated) -> Verdict:
     """Whether generated arguments may go to a real binary, and whether the oracle predicts them."""
     command = generated.command
-    if command in UNVISITED_COMMANDS:
+    if command in profile.unvisited_commands:
         return Verdict(ABSTAIN, f"{command}: its handler reads the raw arguments ('gen': false)")
     arguments = to_qobject(generated.arguments)
     assert isinstance(arguments, QDict)

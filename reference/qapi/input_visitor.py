@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reference.profiles import Profile
+from reference.profiles import QEMU_7_2, Profile
 from reference.qapi.input_acceptance import acceptance
 from reference.qapi.introspection import Schema, TypeInfo, object_members
 from reference.qapi.qapi_values import QTYPES, Alternate, AnyValue, Struct
@@ -25,10 +25,9 @@ from reference.qobject.values import QDict, QNull, QObject
 # Every QAPI integer type (int8 .. uint64, size) accepts exactly these values alike.
 COMMON_INT_RANGE = range(0, 128)
 
-# Commands declared 'gen': false: their handler reads the raw QDict, not this
-# visitor (device_add answers {"driver": 5} with "'5' is not a valid device
-# model name"). Dispatch should abstain for them.
-UNVISITED_COMMANDS = frozenset({"device_add"})
+# 7.2's commands whose handler reads the raw QDict, not this visitor ('gen': false);
+# each version's set is its profile's unvisited_commands.
+UNVISITED_COMMANDS = QEMU_7_2.unvisited_commands
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reference.block.errors import NotModelled as BlockNotModelled
-from reference.qapi.input_visitor import UNVISITED_COMMANDS, InputVisitor, VisitAbstains, VisitError
+from reference.qapi.input_visitor import InputVisitor, VisitAbstains, VisitError
 from reference.qmp.commands import HANDLERS, CommandError, Quit
 from reference.qobject.values import QDict, QObject
 
@@ -107,7 +107,7 @@ def _run(conn: QmpConnection, request: QDict) -> tuple[QObject, bool] | Abstain:
         raise CommandError(process.profile.disabled_command_class, message)
     if exec_key == "exec-oob" and not info.allow_oob:
         raise CommandError("GenericError", f"The command {command} does not support OOB")
-    if command in UNVISITED_COMMANDS:
+    if command in process.profile.unvisited_commands:
         return Abstain(f"{command}: its handler reads the raw arguments, without the visitor")
     arguments = request.get("arguments")
     args = arguments if isinstance(arguments, QDict) else QDict()
