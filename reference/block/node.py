@@ -6,10 +6,13 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference.block.header_info import HeaderInfo, header_info
 from reference.block.storage import FileFacts, ImageFacts
 
 # Stamps are unique across all nodes and only grow: a node's stamp says when it last changed.
 _stamps = itertools.count(1)
+# The newest stamp given out: a deep stamp computed when it was the same is still right.
+_clock = [0]
 _UNSET = object()
 # What a node's ImageInfo (and its filename) is made of: its image_stamp follows these alone,
 # so a change of read-only or name keeps the ImageInfos that contain the node's.
@@ -65,9 +68,16 @@ class Node:
         if attributes.get(name, _UNSET) is value:  # the same object again: nothing changed
             return
         attributes[name] = value
-        stamp = attributes["stamp"] = next(_stamps)
+        stamp = attributes["stamp"] = _clock[0] = next(_stamps)
         if name in IMAGE_ATTRIBUTES:
             attributes["image_stamp"] = stamp
+            if name == "image":  # what the answers show of the header is made as it is read
+                attributes["header_info"] = header_info(value) if isinstance(value, ImageFacts) else None
+
+    def header(self) -> HeaderInfo | None:
+        """The header's members of ImageInfo (None: no header), made when `image` was set."""
+        info: HeaderInfo | None = self.__dict__["header_info"]
+        return info
 
     def wants_write_on_file(self) -> bool:
         # qcow2 keeps metadata in its file: a writable qcow2 node writes there.
@@ -87,12 +97,18 @@ class Node:
         Any change to what the node reaches writes an image attribute of a node
         still reached (the one whose link changed, or the changed node itself),
         and stamps only grow: so this number changes whenever the image
-        attributes of anything reached do.
+        attributes of anything reached do. Kept until any node anywhere changes:
+        a query asks it several times per node, and nothing changes meanwhile.
         """
+        kept = self.query_cache.get("deep")
+        if kept is not None and kept[0] == _clock[0]:
+            deep: int = kept[1]
+            return deep
         newest = self.image_stamp
         for below in (self.file_child, self.backing, self.filter_of):
             if below is not None:
                 deep = below.deep_image_stamp()
                 if deep > newest:
                     newest = deep
+        self.query_cache["deep"] = (_clock[0], newest)
         return newest

@@ -14,17 +14,14 @@ numbers, so only its presence is predicted).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Any
-
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
+from reference.block.json_templates import Templates
 from reference.block.node import Node
-from reference.block.storage import ImageFacts
 from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.json_writer import quote, to_json
 from reference.qobject.patterns import ANY_OBJECT, ANY_STRING
-from reference.qobject.values import FrozenQDict, QObject, qemu_order, qnull
+from reference.qobject.values import FrozenQDict, QObject
 
 SECTOR = 512
 THROTTLE_MEMBERS = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")
@@ -59,7 +56,9 @@ def chain_depth(node: Node) -> int:
 # the members that never vary already written and a %(name)s slot for each of
 # the others, filled with texts written by their known types. The values are
 # kept alongside (HMP's info block and the comparisons read them); the query
-# cache test checks the text against the writer's for every change.
+# cache test checks the text against the writer's for every change. What the
+# header decides (sizes, backing names, ImageInfoSpecific) is made when the
+# header is read (Node.header(), reference/block/header_info.py).
 
 
 def device_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> FrozenQDict:
@@ -96,47 +95,11 @@ def filename_text(node: Node, deep: int) -> tuple[str, str]:
     kept = node.query_cache.get("filename")
     if kept is not None and kept[0] == deep:
         return kept[1], kept[2]
-    name = display_filename(node)
+    # display_filename()'s first case, the commonest, without the call
+    name = node.filename if node.driver == "file" or node.file_child is None else display_filename(node)
     text = quote(name)
     node.query_cache["filename"] = (deep, name, text)
     return name, text
-
-
-class Templates:
-    """JSON texts of objects whose members outside `constants` vary, one template per shape.
-
-    A shape names a key sequence: the builders below count their optional
-    members in a bit set, cheaper than hashing the keys (a guard checks the
-    count); objects of unknown keys use the key sequence itself.
-    """
-
-    def __init__(self, constants: dict[str, QObject]) -> None:
-        # Every object written here takes these members' values from this very dict.
-        self.constants = constants
-        self.by_shape: dict[Hashable, tuple[int, str | None]] = {}
-
-    def freeze(self, values: dict[str, QObject], texts: dict[str, str], shape: Hashable) -> FrozenQDict:
-        """`values` as a FrozenQDict with its text written: `texts` holds each varying member's JSON text."""
-        compiled = self.by_shape.get(shape)
-        if compiled is None:
-            compiled = self.by_shape[shape] = (len(values), self._compile(tuple(values)))
-        size, template = compiled
-        assert len(values) == size, f"shape {shape!r} stands for other keys"
-        frozen = FrozenQDict(values)
-        if template is not None:  # else the writer writes it when asked
-            frozen.text = template % texts
-        return frozen
-
-    def _compile(self, keys: tuple[str, ...]) -> str | None:
-        if any("(" in key or ")" in key for key in keys):
-            return None  # such a name cannot name a %(name)s slot
-        members = []
-        for key in qemu_order(keys):
-            value = to_json(self.constants[key]) if key in self.constants else None
-            # A constant's text and every name are literal: a % in them must not read as a slot.
-            literal = (quote(key) + ": " + (value or "")).replace("%", "%%")
-            members.append(literal if value is not None else f"{literal}%({key})s")
-        return "{" + ", ".join(members) + "}"
 
 
 # Every node's cache mode: blockdev-add's default.
@@ -220,32 +183,17 @@ def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fro
     shape = 0  # a bit for each optional member
     if has_get_info(node):
         shape |= 1
-        dirty = node.image.dirty if node.image is not None else False
+        dirty = node.image is not None and node.image.dirty
         image["dirty-flag"], texts["dirty-flag"] = dirty, "true" if dirty else "false"
     allocated = node.facts.allocated
     if allocated is not None:
         shape |= 2
         image["actual-size"], texts["actual-size"] = allocated, str(allocated)
-    header = node.image
-    if header is not None:
-        image["virtual-size"], texts["virtual-size"] = header.virtual_size, str(header.virtual_size)
-        if header.cluster_size:
-            shape |= 4
-            image["cluster-size"], texts["cluster-size"] = header.cluster_size, str(header.cluster_size)
-        if header.backing_file:
-            shape |= 8
-            image["backing-filename"], texts["backing-filename"] = (
-                header.backing_file,
-                quote(header.backing_file),
-            )
-            if header.full_backing_file is not None:
-                shape |= 16
-                image["full-backing-filename"] = header.full_backing_file
-                texts["full-backing-filename"] = quote(header.full_backing_file)
-            if header.backing_format is not None:
-                shape |= 32
-                image["backing-filename-format"] = header.backing_format
-                texts["backing-filename-format"] = quote(header.backing_format)
+    header = node.header()
+    if header is not None:  # virtual-size to backing-filename-format, as made when the header was read
+        shape |= header.shape
+        image.update(header.values)
+        texts.update(header.texts)
         if profile.image_limits:
             shape |= 64
             image.update(LIMITS)
@@ -254,9 +202,10 @@ def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fro
             shape |= 128
             image["backing-image"] = below = image_info(backing, profile=profile)
             texts["backing-image"] = below.text or to_json(below)
-        if header.format_specific is not None:
+        specific = header.specific
+        if specific is not None:
             shape |= 256
-            image["format-specific"] = specific = format_specific(node, header)
+            image["format-specific"] = specific
             texts["format-specific"] = specific.text or to_json(specific)
         if backing is not None and profile.format_specific_first:
             shape |= 512
@@ -273,41 +222,6 @@ def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fro
             image["format-specific"] = FILE_FORMAT_SPECIFIC
             texts["format-specific"] = to_json(FILE_FORMAT_SPECIFIC)
     return IMAGE_INFOS.freeze(image, texts, shape)
-
-
-def format_specific(node: Node, header: ImageFacts) -> FrozenQDict:
-    """The header's ImageInfoSpecific, kept while the node has the same header."""
-    kept = node.query_cache.get("format-specific")
-    if kept is not None and kept[0] is header:
-        specific: FrozenQDict = kept[1]
-        return specific
-    specific = frozen_object(header.format_specific)
-    node.query_cache["format-specific"] = (header, specific)
-    return specific
-
-
-PLAIN_OBJECTS = Templates({})
-
-
-def frozen_object(value: dict[str, Any]) -> FrozenQDict:
-    """A parsed JSON object as a FrozenQDict, its text written on the way (the header's facts are such)."""
-    values: dict[str, QObject] = {}
-    texts: dict[str, str] = {}
-    for key, item in value.items():
-        kind = type(item)
-        if kind is str:
-            values[key], texts[key] = item, quote(item)
-        elif kind is bool:
-            values[key], texts[key] = item, "true" if item else "false"
-        elif kind is int:
-            values[key], texts[key] = item, str(item)
-        elif kind is dict:
-            inner = values[key] = frozen_object(item)
-            texts[key] = inner.text or to_json(inner)
-        else:  # lists, null, floats: rare in a header, written by the writer
-            values[key] = frozen_qobject(item)
-            texts[key] = to_json(values[key])
-    return PLAIN_OBJECTS.freeze(values, texts, tuple(values))
 
 
 def filter_image_info(node: Node, below: Node, flat: bool, profile: Profile = QEMU_7_2) -> FrozenQDict:
@@ -333,15 +247,3 @@ def sectors_rounded(size: int) -> int:
     # QEMU measures a node's length in whole 512-byte sectors (verified: a
     # 196616-byte qcow2 file is reported as 197120).
     return -(-size // SECTOR) * SECTOR
-
-
-def frozen_qobject(value: Any) -> Any:
-    """Parsed JSON (as StorageFacts hands it over) to QObject values, its objects frozen (kept in answers)."""
-    if isinstance(value, dict):
-        return FrozenQDict({key: frozen_qobject(item) for key, item in value.items()})
-    if isinstance(value, list):
-        return [frozen_qobject(item) for item in value]
-    if value is None:
-        return qnull
-    assert isinstance(value, (str, int, float, bool))
-    return value

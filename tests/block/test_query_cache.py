@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from reference.block.header_info import frozen_object, header_info, shared_object
 from reference.block.node import Node
 from reference.block.query import device_info
 from reference.block.storage import FileFacts, ImageFacts
@@ -107,6 +108,12 @@ def answers(nodes: list[Node], flat: bool, profile: object) -> list[str]:
 def fresh_answers(nodes: list[Node], flat: bool, profile: object) -> list[str]:
     for node in nodes:
         node.query_cache.clear()
+        # what the header shows, made again from the header and written without sharing
+        made = header_info(node.image) if node.image is not None else None
+        if made is not None and made.specific is not None:
+            assert node.image is not None
+            made = dataclasses.replace(made, specific=frozen_object(node.image.format_specific))
+        node.__dict__["header_info"] = made
     infos = [device_info(node, flat, profile) for node in nodes]  # type: ignore[arg-type]
     return [write_iteratively(info, pretty=False) for info in infos]
 
@@ -180,3 +187,24 @@ def test_templates_write_what_the_writer_writes(specific: dict[str, object], pro
     top.auto_named = True  # its name is a wildcard
     for flat in (False, True):
         assert answers(nodes, flat, profile) == fresh_answers(nodes, flat, profile)
+
+
+def test_equal_headers_share_their_specific_info_and_unequal_ones_never_do() -> None:
+    first = {"type": "qcow2", "data": {"compat": "1.1", "refcount-bits": 16, "corrupt": False}}
+    again = {"type": "qcow2", "data": {"compat": "1.1", "refcount-bits": 16, "corrupt": False}}
+    assert shared_object(first) is shared_object(again)
+    assert to_json(shared_object(first)) == write_iteratively(frozen_object(first), pretty=False)
+    # equal in Python, not in JSON: each keeps its own text
+    pairs: list[tuple[dict[str, object], dict[str, object]]] = [
+        ({"x": True}, {"x": 1}),
+        ({"x": 0.0}, {"x": -0.0}),
+    ]
+    for a, b in pairs:
+        assert to_json(shared_object(a)) == write_iteratively(frozen_object(a), pretty=False)
+        assert to_json(shared_object(b)) == write_iteratively(frozen_object(b), pretty=False)
+        assert to_json(shared_object(a)) != to_json(shared_object(b))
+    # a NaN's sign shows in the text ("nan" / "-nan"), and repr() does not tell them apart
+    nan = {"x": float("nan")}
+    negative_nan = {"x": -float("nan")}
+    assert to_json(shared_object(nan)) == '{"x": nan}'
+    assert to_json(shared_object(negative_nan)) == '{"x": -nan}'

@@ -1,0 +1,51 @@
+"""JSON texts of answers written from per-shape templates (query-named-block-nodes' infos).
+
+Each shape's text is a template with the members that never vary already
+written and a %(name)s slot for each of the others, filled with texts that
+the builders wrote from the values' known types. The values are kept
+alongside, in a FrozenQDict whose text the writer then never has to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from reference.qobject.json_writer import quote, to_json
+from reference.qobject.values import FrozenQDict, QObject, qemu_order
+
+
+class Templates:
+    """JSON texts of objects whose members outside `constants` vary, one template per shape.
+
+    A shape names a key sequence: the builders count their optional members
+    in a bit set, cheaper than hashing the keys (a guard checks the count);
+    objects of unknown keys use the key sequence itself.
+    """
+
+    def __init__(self, constants: dict[str, QObject]) -> None:
+        # Every object written here takes these members' values from this very dict.
+        self.constants = constants
+        self.by_shape: dict[Hashable, tuple[int, str | None]] = {}
+
+    def freeze(self, values: dict[str, QObject], texts: dict[str, str], shape: Hashable) -> FrozenQDict:
+        """`values` as a FrozenQDict with its text written: `texts` holds each varying member's JSON text."""
+        compiled = self.by_shape.get(shape)
+        if compiled is None:
+            compiled = self.by_shape[shape] = (len(values), self._compile(tuple(values)))
+        size, template = compiled
+        assert len(values) == size, f"shape {shape!r} stands for other keys"
+        frozen = FrozenQDict(values)
+        if template is not None:  # else the writer writes it when asked
+            frozen.text = template % texts
+        return frozen
+
+    def _compile(self, keys: tuple[str, ...]) -> str | None:
+        if any("(" in key or ")" in key for key in keys):
+            return None  # such a name cannot name a %(name)s slot
+        members = []
+        for key in qemu_order(keys):
+            value = to_json(self.constants[key]) if key in self.constants else None
+            # A constant's text and every name are literal: a % in them must not read as a slot.
+            literal = (quote(key) + ": " + (value or "")).replace("%", "%%")
+            members.append(literal if value is not None else f"{literal}%({key})s")
+        return "{" + ", ".join(members) + "}"
