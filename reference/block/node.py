@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,9 +9,8 @@ from reference.block.header_info import HeaderInfo, header_info
 from reference.block.storage import FileFacts, ImageFacts
 
 # Stamps are unique across all nodes and only grow: a node's stamp says when it last changed.
-_stamps = itertools.count(1)
-# The newest stamp given out: a deep stamp computed when it was the same is still right.
-_clock = [0]
+# The newest one given out: a deep stamp computed when it was the same is still right.
+_latest_stamp = 0
 _UNSET = object()
 # What a node's ImageInfo (and its filename) is made of: its image_stamp follows these alone,
 # so a change of read-only or name keeps the ImageInfos that contain the node's.
@@ -68,7 +66,8 @@ class Node:
         if attributes.get(name, _UNSET) is value:  # the same object again: nothing changed
             return
         attributes[name] = value
-        stamp = attributes["stamp"] = _clock[0] = next(_stamps)
+        global _latest_stamp
+        stamp = attributes["stamp"] = _latest_stamp = _latest_stamp + 1
         if name in IMAGE_ATTRIBUTES:
             attributes["image_stamp"] = stamp
             if name == "image":  # what the answers show of the header is made as it is read
@@ -101,7 +100,7 @@ class Node:
         a query asks it several times per node, and nothing changes meanwhile.
         """
         kept = self.query_cache.get("deep")
-        if kept is not None and kept[0] == _clock[0]:
+        if kept is not None and kept[0] == _latest_stamp:
             deep: int = kept[1]
             return deep
         newest = self.image_stamp
@@ -110,5 +109,5 @@ class Node:
                 deep = below.deep_image_stamp()
                 if deep > newest:
                     newest = deep
-        self.query_cache["deep"] = (_clock[0], newest)
+        self.query_cache["deep"] = (_latest_stamp, newest)
         return newest
