@@ -126,6 +126,39 @@ alone (add file ~48 vs ~24 µs): not GC (gc.freeze() changed nothing) nor
 the watchdog thread; the rounds in between with qsd leave it cold. The
 first query after a chain's add still misses (~17%): what is left there is
 the build of the nodes' infos (reference/block/query.py), not the QMP path.
+
+The header's members made when it is read (2026-11-26, evening; three runs
+of each tree, alternating, load average ~0.5-1.5; medians of the runs'
+medians, range of ratios in brackets). What a qcow2 header decides of
+ImageInfo (virtual-size to backing-filename-format, and ImageInfoSpecific
+with its text) is now made when Node.image is set
+(reference/block/header_info.py), ImageInfoSpecific shared by content
+(images of one qemu-img mostly have the same one, so a header read anew
+seldom writes it again: ~3.2 -> ~1.1 µs per header); a node's deep image
+stamp is kept until any node changes (0.5 instead of 1.6 µs per query of
+the chain). Part of it is a move, not a saving: the add pays ~2.6 µs per
+qcow2 header and ~0.2 µs per Node() more (add base alone, best of 7 x 300:
+37.6 -> 40.8 µs).
+
+    step                        before                          after
+    query after chain add        74.8 /  423 / 17.3% [16.1-18.0]     62.8 /  392 / 15.2% [14.9-16.4]  (misses)
+    blockdev-add qcow2 chain     79.1 / 1256 /  6.0% [5.9-6.7]       94.8 / 1391 /  6.5% [5.7-7.5]
+    oracle alone, best of 7:     query after add 61.3 -> 52.6, add chain 68.6 -> 75.7,
+                                 query unchanged 18.6 -> 17.3, query after reopen 26.7 -> 27.1
+
+The floor, measured (oracle alone): a query whose 4 infos are all kept
+costs ~17.5 µs (the QMP path and writing 4 kept texts); building the 8
+objects (4 BlockDeviceInfo, 4 ImageInfo) with nothing but their value
+dicts, text dicts, template fills and FrozenQDicts, every value a literal,
+costs ~13 µs. So this design cannot go below ~30 µs alone, ~7.5% of qsd's
+~400 µs, and in the run with qsd the oracle's steps cost 1.1-1.25x what
+they cost alone: ~9%. Today's ~53 µs holds ~23 µs of logic on top (stamps
+and cache checks, display_filename, chain depth, shapes): ~5.7 µs per
+node, spread over a dozen small steps of 0.2-1.6 µs each. 10% would need
+~35 µs alone, i.e. all but ~5 µs of that logic gone, or the infos built
+eagerly at blockdev-add (a move of ~30 µs that the add could afford,
+~9% there, but no saving) or kept by content across nodes (hits only
+because the benchmark adds the same images again). Neither is done.
 """
 
 from __future__ import annotations
