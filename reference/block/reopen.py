@@ -43,7 +43,7 @@ from reference.block.job import inheriting
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
 from reference.block.permissions import first_conflict, users_of
-from reference.qobject.values import QDict, QNull
+from reference.qobject.values import QDict, QNull, bucket_of
 
 KEEP = object()  # the entry names the node's current backing (or null where it has none)
 
@@ -78,8 +78,9 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
     backings: dict[Node, Node | None] = {}
     files: dict[Node, Node] = {}
     inline: dict[Node, QDict] = {}  # a child reopened with inline options: those options
+    order = list(merged)
     for node, entry in merged.items():
-        flags = new[node] = _flags_of(node, entry)
+        flags = new[node] = _queued_flags(node, entry, merged, order)
         unchanged = flags == Flags(node.read_only, node.auto_read_only) and len(merged) == 1
         if node.driver == "qcow2":
             backing = _new_backing(graph, node, entry)
@@ -101,26 +102,27 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
             new[child] = resolve_flags(child_options, flags)
             inline[child] = child_options
         _check_open(graph, node, flags, writer=_has_writer(node, new, graph))
-    order = list(merged)
+        if isinstance(child_options, QDict):  # prepared right after its parent (qsd 7.2: 'Could not open')
+            _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
     for node in order:  # children that took the node's options take the new ones (stateful test)
         for child in inheriting(node)[1:]:
-            if child in inline:
+            if child in new:
                 continue
-            if child in merged and order.index(child) < order.index(node):
-                # QEMU queues the child again under its parent: its entry wins where it says something
-                new[child] = resolve_flags(merged[child], new[node])
-            elif child not in new:  # what the child set itself it keeps (stateful test: auto-read-only)
-                aro = child.auto_read_only if child.auto_read_only_explicit else new[node].auto_read_only
-                new[child] = Flags(new[node].read_only, aro)
-            else:
-                continue
+            # QEMU queues it with its old explicit options, then the parent's, then its old ones
+            new[child] = Flags(
+                _kept(child, "read-only", merged.get(node)),
+                _kept(child, "auto-read-only", merged.get(node)),
+            )
             _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
     _check_permissions(graph, new)
     _check_new_files(graph, files, new)
     for node, flags in new.items():
         node.read_only, node.auto_read_only = flags.read_only, flags.auto_read_only
     for node, entry in merged.items():
-        node.read_only_explicit = "read-only" in entry
+        parent = _queued_under(node, merged)
+        kept = parent is not None and order.index(parent) < order.index(node)  # its old explicit ones join
+        node.read_only_explicit = "read-only" in entry or (kept and node.read_only_explicit)
+        node.auto_read_only_explicit = "auto-read-only" in entry or (kept and node.auto_read_only_explicit)
     for child, options in inline.items():
         child.read_only_explicit = "read-only" in options
         child.auto_read_only_explicit = "auto-read-only" in options
@@ -163,18 +165,69 @@ def _flags_of(node: Node, entry: QDict) -> Flags:
     return resolve_flags(entry, Flags())
 
 
+def _queued_under(node: Node, merged: dict[Node, QDict]) -> Node | None:
+    """The parent whose entry names the node as its current 'file' (QEMU queues it there too)."""
+    parent = node.inherits_from
+    if parent is None or parent not in merged or parent.file_child is not node:
+        return None
+    return parent if merged[parent].get("file") == node.name else None
+
+
+def _queued_flags(node: Node, entry: QDict, merged: dict[Node, QDict], order: list[Node]) -> Flags:
+    """The node's flags as QEMU's reopen queue ends up with them (verified on qsd and qemu-system 7.2).
+
+    A node that is also its parent's 'file' is queued twice. Its entry first: the parent's pass
+    keeps the entry, fills the gaps from the parent's entry, then from the node's old options.
+    The parent first: that pass keeps the node's old explicit options, and the node's own entry
+    joins them (the entry winning), so an auto-read-only it was opened with stays.
+    """
+    flags = _flags_of(node, entry)
+    parent = _queued_under(node, merged)
+    if parent is None:
+        return flags
+    if order.index(node) < order.index(parent):
+        return Flags(
+            _given(entry, "read-only", _kept(node, "read-only", merged[parent])),
+            _given(entry, "auto-read-only", _kept(node, "auto-read-only", merged[parent])),
+        )
+    return Flags(
+        _given(entry, "read-only", node.read_only_explicit and node.read_only),
+        _given(entry, "auto-read-only", node.auto_read_only_explicit and node.auto_read_only),
+    )
+
+
+def _given(entry: QDict, key: str, otherwise: bool) -> bool:
+    value = entry.get(key) if key in entry else otherwise
+    assert isinstance(value, bool)
+    return value
+
+
+def _kept(child: Node, key: str, parent_entry: QDict | None) -> bool:
+    """A child queued under its parent: its old explicit value, else the parent entry's, else its old one."""
+    current = child.read_only if key == "read-only" else child.auto_read_only
+    explicit = child.read_only_explicit if key == "read-only" else child.auto_read_only_explicit
+    if explicit or parent_entry is None:
+        return current
+    return _given(parent_entry, key, current)
+
+
 def _check_unchanged(node: Node, entry: QDict) -> None:
     """QEMU's last check: options other than the links must equal the node's (hash order)."""
-    if node.auto_named:  # qemu-system 7.2: a name QEMU made up was no option, so naming it "changes" it
-        if entry.get("driver") != node.driver or (
-            "filename" in entry and entry.get("filename") != node.filename
-        ):
-            raise NotModelled("blockdev-reopen: which changed option QEMU names first is not modelled")
-        raise BlockError("Cannot change the option 'node-name'")
+    changed = []
+    # a name QEMU made up, or one a reopen dropped, is no option: naming the node "changes" it
+    if node.auto_named or not node.name_in_options:
+        changed.append("node-name")
     if entry.get("driver") != node.driver:
-        raise BlockError("Cannot change the option 'driver'")
+        changed.append("driver")
     if node.driver == "file" and entry.get("filename") != node.filename:
-        raise BlockError("Cannot change the option 'filename'")
+        changed.append("filename")
+    _first_change(changed)
+
+
+def _first_change(changed: list[str]) -> None:
+    """QEMU names the first changed option in its QDict's order: bucket order, fixed by the key."""
+    if changed:
+        raise BlockError(f"Cannot change the option '{min(changed, key=bucket_of)}'")
 
 
 def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
@@ -206,12 +259,7 @@ def _inline_child(node: Node, options: QDict, merged: dict[Node, QDict]) -> Node
     driver_of(options)
     renamed = "node-name" in options and (options.get("node-name") != child.name or not child.name_in_options)
     moved = options.get("filename") != child.filename
-    if renamed and moved:
-        raise NotModelled("blockdev-reopen: which changed option QEMU names first is not modelled")
-    if renamed:
-        raise BlockError("Cannot change the option 'node-name'")
-    if moved:
-        raise BlockError("Cannot change the option 'filename'")
+    _first_change([key for key, differs in (("node-name", renamed), ("filename", moved)) if differs])
     return child
 
 
