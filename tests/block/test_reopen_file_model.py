@@ -14,7 +14,7 @@ from reference.block.graph import BlockGraph
 from reference.block.node import Node
 from reference.block.reopen import blockdev_reopen
 from reference.block.storage import ImageFacts
-from reference.qobject.values import QDict, QObject
+from reference.qobject.values import QDict, QObject, qnull
 
 SOLO = ImageFacts("qcow2", 1 << 20, 65536)
 TOP = ImageFacts("qcow2", 1 << 20, 65536, False, "/base", "qcow2", "/base")
@@ -153,5 +153,60 @@ def test_what_is_not_pinned_abstains() -> None:
         blockdev_reopen(g, [entry("raw", "r", "qf")])
     with pytest.raises(NotModelled, match="child opened elsewhere"):  # QEMU: 'file.*' options
         blockdev_reopen(g, [entry("qcow2", "q", file_options("/solo2"))])
-    with pytest.raises(NotModelled, match="names first"):  # two changed options: hash order
+
+
+def test_two_changed_options_name_the_first_in_bucket_order() -> None:
+    g = graph()
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'node-name'$"):  # before 'filename'
         blockdev_reopen(g, [entry("qcow2", "s", file_options("/raw", "other"))])
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'driver'$"):  # before 'filename'
+        blockdev_reopen(g, [QDict({"driver": "raw", "node-name": "sf", "filename": "/raw"})])
+
+
+def test_an_inline_child_is_opened_with_its_new_options() -> None:
+    g = BlockGraph(FakeStorage({"/ro": (False, None), "/rosolo": (False, SOLO)}))
+    g.add(
+        QDict({"driver": "qcow2", "node-name": "q", "read-only": True, "file": file_options("/rosolo", "qf")})
+    )
+    for name in ("qf", None):  # named or not, the child goes read-write with its parent
+        with pytest.raises(BlockError, match=r"^Could not open '/rosolo': Read-only file system$"):
+            options = file_options("/rosolo", name)
+            blockdev_reopen(g, [entry("qcow2", "q", options, read_only=False, backing=qnull)])
+    g.add(QDict({"driver": "raw", "node-name": "w", "file": file_options("/ro", "wf", auto_read_only=True)}))
+    blockdev_reopen(g, [entry("raw", "w", file_options("/ro", "wf", auto_read_only=True))])  # no writer
+    with pytest.raises(BlockError, match=r"^Could not open '/ro'"):  # left out: auto-read-only goes off
+        blockdev_reopen(g, [entry("raw", "w", file_options("/ro", "wf"))])
+
+
+def test_a_child_entry_after_its_parent_keeps_its_explicit_auto_read_only() -> None:
+    g = BlockGraph(FakeStorage({"/ro": (False, None), "/ro2": (False, None)}))
+    g.add(QDict({"driver": "raw", "node-name": "w", "file": file_options("/ro", "wf", auto_read_only=True)}))
+    child = QDict({"driver": "file", "node-name": "wf", "filename": "/ro", "read-only": False})
+    off = QDict({**dict(child.items()), "auto-read-only": False})
+    with pytest.raises(BlockError, match=r"^Could not open '/ro'"):
+        blockdev_reopen(g, [entry("raw", "w", "wf"), off])
+    for entries in ([entry("raw", "w", "wf"), child], [child, entry("raw", "w", "wf")]):
+        blockdev_reopen(g, entries)
+        assert node(g, "wf").auto_read_only and not node(g, "wf").read_only
+    # named first, its entry alone became its explicit options: auto-read-only is no longer one
+    with pytest.raises(BlockError, match=r"^Could not open '/ro'"):
+        blockdev_reopen(g, [entry("raw", "w", "wf"), child])
+    # a child that inherited auto-read-only: the parent's pass fills it in only when the child comes first
+    g.add(
+        QDict({"driver": "raw", "node-name": "v", "auto-read-only": True, "file": file_options("/ro2", "vf")})
+    )
+    mine = QDict({"driver": "file", "node-name": "vf", "filename": "/ro2", "read-only": False})
+    blockdev_reopen(g, [mine, entry("raw", "v", "vf")])
+    with pytest.raises(BlockError, match=r"^Could not open '/ro2'"):
+        blockdev_reopen(g, [entry("raw", "v", "vf"), mine])
+
+
+def test_a_dropped_node_name_cannot_come_back() -> None:
+    g = graph()
+    blockdev_reopen(g, [entry("qcow2", "s", file_options("/solo"))])
+    own = QDict({"driver": "file", "node-name": "sf", "filename": "/solo"})
+    for entries in ([own, entry("qcow2", "s", "sf")], [entry("qcow2", "s", "sf"), own]):
+        with pytest.raises(BlockError, match=r"^Cannot change the option 'node-name'$"):
+            blockdev_reopen(g, entries)
+    blockdev_reopen(g, [entry("qcow2", "s", "sf", read_only=True)])  # naming it as the 'file' is fine
+    assert node(g, "sf").read_only
