@@ -219,7 +219,7 @@ def test_serve_on_a_socket_path_that_is_too_long(tmp_path: Path) -> None:
 
 def test_serve_with_an_unknown_profile(tmp_path: Path) -> None:
     line = error_line(qconform("serve", "qmp", "--socket", str(tmp_path / "s"), "--profile", "9.9"))
-    assert line == "qconform: unknown profile '9.9' (known: 3.1, 7.2, 10.0, 11.1)"
+    assert line == "qconform: unknown profile '9.9' (known: 3.1, 5.2, 7.2, 10.0, 11.1)"
 
 
 def test_serve_with_a_snapshot_that_is_not_json(tmp_path: Path) -> None:
