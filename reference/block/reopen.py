@@ -33,6 +33,16 @@ the child the node opened inline: its node-name and filename cannot change,
 and leaving its node-name out drops it from the child's options (naming it
 afterwards is a change). A node named twice: the entries merge, the later
 one's options winning, in the place of the first.
+
+Option changes of iotest 245's test_reopen (verified on qsd 7.2, reopen-245-options.json):
+'detect-zeroes' "unmap" without 'discard' "unmap" is refused in the node's generic prepare
+(before its driver's checks and before 'force-share', which is "Cannot change the option
+'force-share'" whatever its value); qcow2's cache options are checked next: all three sizes at
+once, 'l2-cache-size' or 'refcount-cache-size' above 'cache-size', then 'l2-cache-entry-size'
+(a power of two from 512 to the cluster size). Valid values of these and of
+'pass-discard-request' / 'discard' show nowhere. A change QEMU accepts that shows in
+query-named-block-nodes (cache modes, detect-zeroes on/unmap) and raw's 'offset' / 'size' are
+not modelled; neither is which error wins when an option error meets another error.
 """
 
 from __future__ import annotations
@@ -73,7 +83,21 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
         raise NotModelled("an empty list aborts QEMU 7.2")
     if graph.jobs:  # the drain pauses the job: "standby" and "ready" events around the reply
         raise NotModelled("blockdev-reopen while a block job runs is not modelled")
-    merged = _merge(graph, entries)
+    given = _merge(graph, entries)
+    option_errors = [error for node, entry in given.items() if (error := _option_error(node, entry))]
+    merged = {node: _without_options(entry) for node, entry in given.items()}
+    try:
+        _reopen(graph, merged, given)
+    except BlockError:
+        if option_errors:  # which one QEMU reports first is not pinned
+            raise NotModelled("blockdev-reopen: an option error with another error is not modelled") from None
+        raise
+    if option_errors:
+        raise BlockError(option_errors[0])
+
+
+def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDict]) -> None:
+    """The checks, then (all passed) the changes; raises before changing anything."""
     new: dict[Node, Flags] = {}
     backings: dict[Node, Node | None] = {}
     files: dict[Node, Node] = {}
@@ -95,7 +119,7 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
                 if not unchanged or node in backings:
                     raise NotModelled("blockdev-reopen: a new 'file' with other changes is not modelled")
                 files[node] = file
-        _check_unchanged(node, entry)
+        _check_unchanged(node, given[node])
         child_options = entry.get("file")
         if isinstance(child_options, QDict):  # QEMU queues the child right after its parent
             child = _inline_child(node, child_options, merged)
@@ -116,6 +140,8 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
             _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
     _check_permissions(graph, new)
     _check_new_files(graph, files, new)
+    if any(_option_error(node, entry) for node, entry in given.items()):
+        return  # the caller reports it: nothing changes
     for node, flags in new.items():
         node.read_only, node.auto_read_only = flags.read_only, flags.auto_read_only
     for node, entry in merged.items():
@@ -163,6 +189,60 @@ def _flags_of(node: Node, entry: QDict) -> Flags:
     if entry.get("driver") == node.driver:
         driver_of(entry)  # options the model does not know abstain
     return resolve_flags(entry, Flags())
+
+
+# Options iotest 245 changes; the ones model-checked below, stripped before the read-only model.
+GENERIC_OPTIONS = ("detect-zeroes", "discard", "cache", "force-share")
+QCOW2_CACHE_OPTIONS = ("l2-cache-entry-size", "l2-cache-size", "cache-size", "refcount-cache-size",
+                       "pass-discard-request")  # fmt: skip
+MIN_L2_ENTRY = 512
+
+
+def _without_options(entry: QDict) -> QDict:
+    skipped = GENERIC_OPTIONS + (QCOW2_CACHE_OPTIONS if entry.get("driver") == "qcow2" else ())
+    return QDict({key: value for key, value in entry.items() if key not in skipped})
+
+
+def _option_error(node: Node, entry: QDict) -> str | None:
+    """QEMU's error for the entry's option changes (None: none); abstains on changes that show."""
+    if entry.get("driver") == "raw" and ("offset" in entry or "size" in entry):
+        raise NotModelled("blockdev-reopen: raw 'offset' / 'size' are not modelled")
+    cache = entry.get("cache")
+    if isinstance(cache, QDict) and any(value is not False for _, value in cache.items()):
+        raise NotModelled(
+            "blockdev-reopen: a new cache mode (query-named-block-nodes' 'cache') is not modelled"
+        )
+    zeroes = entry.get("detect-zeroes") if "detect-zeroes" in entry else "off"
+    discard = entry.get("discard") if "discard" in entry else "ignore"
+    if discard not in ("ignore", "unmap"):
+        raise NotModelled(f"blockdev-reopen: discard {discard} is not modelled")
+    if zeroes == "unmap" and discard != "unmap":  # the generic prepare: before the driver's
+        return "setting detect-zeroes to unmap is not allowed without setting discard operation to unmap"
+    if zeroes != "off":
+        raise NotModelled(
+            "blockdev-reopen: a new detect-zeroes (query-named-block-nodes shows it) is not modelled"
+        )
+    return _qcow2_cache_error(node, entry) if entry.get("driver") == "qcow2" == node.driver else None
+
+
+def _qcow2_cache_error(node: Node, entry: QDict) -> str | None:
+    sizes = [entry.get(key) for key in ("l2-cache-size", "refcount-cache-size", "cache-size")]
+    l2, refcount, total = (size if isinstance(size, int) else None for size in sizes)
+    if l2 is not None and refcount is not None and total is not None:
+        return "cache-size, l2-cache-size and refcount-cache-size may not be set at the same time"
+    if total is not None and l2 is not None and l2 > total:
+        return "l2-cache-size may not exceed cache-size"
+    if total is not None and refcount is not None and refcount > total:
+        return "refcount-cache-size may not exceed cache-size"
+    entry_size = entry.get("l2-cache-entry-size")
+    if isinstance(entry_size, int):
+        cluster = node.image.cluster_size if node.image is not None else None
+        if not cluster:
+            raise NotModelled("blockdev-reopen: l2-cache-entry-size without a known cluster size")
+        if entry_size & (entry_size - 1) or not MIN_L2_ENTRY <= entry_size <= cluster:
+            bounds = f"between {MIN_L2_ENTRY} and the cluster size ({cluster})"
+            return f"L2 cache entry size must be a power of two {bounds}"
+    return None
 
 
 def _queued_under(node: Node, merged: dict[Node, QDict]) -> Node | None:
@@ -221,6 +301,8 @@ def _check_unchanged(node: Node, entry: QDict) -> None:
         changed.append("driver")
     if node.driver == "file" and entry.get("filename") != node.filename:
         changed.append("filename")
+    if "force-share" in entry:  # blockdev-add with it is not modelled: no node has it
+        changed.append("force-share")
     _first_change(changed)
 
 
