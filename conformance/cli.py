@@ -265,6 +265,16 @@ def cmd_capture(args: argparse.Namespace) -> int:
         raise QconformError(f"capture from {impl.name} failed: {err}") from None
     write_json(Path(args.output), snapshot)
     print(f"{args.output}: {impl.name} {impl.version}, {len(snapshot['query-qmp-schema'])} schema entries")
+    if args.int_types:
+        from conformance.int_types import capture_int_types, table_path
+
+        try:
+            result = capture_int_types(impl, Path(args.output))
+        except (StartError, TimeoutError, OSError) as err:
+            raise QconformError(f"integer probe of {impl.name} failed: {err}") from None
+        classified = sum(len(members) for members in result.table.values())
+        where = table_path(Path(args.output))
+        print(f"{where}: {classified} integer members, {len(result.unreached)} unreached")
     return 0
 
 
@@ -363,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     impl_path(p)
     p.add_argument("--impl", required=True, metavar="NAME")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument(
+        "--int-types", action="store_true", help="also probe each integer member's C type (int-types/FILE)"
+    )
     p.set_defaults(func=cmd_capture)
 
     p = sub.add_parser("images", help="build (or reuse) the container images of other Debian releases")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.errors import QconformError
+from conformance.int_types import load_table
 from reference.profiles import Profile
 from reference.qapi.introspection import SchemaError
 from reference.qmp.model import ProcessModel
@@ -42,6 +43,7 @@ def model_from_file(
     if key not in _models:
         try:
             _models[key] = process_from_snapshot(read_snapshot(path), profile, exact_identity=exact_identity)
+            _models[key].schema.int_types = load_table(path)
         except SchemaError as err:
             raise QconformError(f"{path}: {err}") from None
     model = dataclasses.replace(_models[key], disabled={})

@@ -6,7 +6,8 @@ absent), building paths and typed values it then throws away. This check
 walks only the members present, against tables compiled once per type.
 
 It answers True only where the visitor would accept, with no error and no
-abstention; anything else (an error, an integer outside 0..127, an alternate
+abstention; anything else (an error, an integer outside 0..127 of a member
+whose C type the schema's probed table does not give, an alternate
 without a branch, a schema it does not understand) answers False, and the
 caller runs the exact visitor, which alone knows the message and its order.
 tests/property/test_input_acceptance.py holds the two equal.
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reference.qapi.c_int_types import C_INT_TYPES
 from reference.qapi.introspection import Member, Schema, TypeInfo
 from reference.qobject.values import QDict, QNull, QObject
 
 Check = Callable[[QObject], bool]
-# A member table: name -> (type name, optional), and how many members are required.
-Table = tuple[dict[str, tuple[str, bool]], int]
+# A member table: name -> (type name, optional, own check or None), and how many are required.
+Table = tuple[dict[str, tuple[str, bool, Check | None]], int]
 
 
 def _never(value: QObject) -> bool:
@@ -75,8 +77,8 @@ _JSON_TYPES: dict[type, str] = {
 }
 
 
-def _table(members: tuple[Member, ...]) -> Table | None:
-    table = {m.name: (m.type, m.optional) for m in members}
+def _table(members: tuple[Member, ...], checks: dict[str, Check]) -> Table | None:
+    table = {m.name: (m.type, m.optional, checks.get(m.name)) for m in members}
     if len(table) != len(members):
         return None  # a name twice: leave it to the exact visitor
     return table, sum(not m.optional for m in members)
@@ -120,8 +122,19 @@ class Acceptance:
             return BUILTINS.get(info.json_type, _never)
         return _never
 
+    def _int_checks(self, owner: TypeInfo) -> dict[str, Check]:
+        """Integer members whose C type the probed table gives, by name."""
+        checks: dict[str, Check] = {}
+        for member in owner.members:
+            ctype = C_INT_TYPES.get(self.schema.int_types.get(owner.name, {}).get(member.name, ""))
+            target = self.schema.types.get(member.type)
+            if ctype is not None and target is not None and target.json_type == "int":
+                checks[member.name] = ctype.accepts
+        return checks
+
     def _object(self, info: TypeInfo) -> Check:
-        base = _table(info.members)
+        own = self._int_checks(info)
+        base = _table(info.members, own)
         if base is None:
             return _never
         # Flat union: the tag's value picks the branch, whose members follow the base's.
@@ -130,7 +143,11 @@ class Acceptance:
             if variant.case in branches:
                 continue  # the visitor takes the first
             branch = self.schema.types.get(variant.type)
-            table = _table(info.members + branch.members) if branch is not None else None
+            table = (
+                _table(info.members + branch.members, {**own, **self._int_checks(branch)})
+                if branch is not None
+                else None
+            )
             if table is None:
                 return _never
             branches[variant.case] = table
@@ -147,8 +164,11 @@ class Acceptance:
                     members, required = branches.get(tag_value, base)
             for name, item in value.unordered_items():
                 member = members.get(name)
-                if member is None or not accepts(member[0], item):
-                    return False  # unexpected, or not accepted
+                if member is None:
+                    return False  # unexpected
+                check = member[2]
+                if not (check(item) if check is not None else accepts(member[0], item)):
+                    return False
                 if not member[1]:
                     required -= 1
             return required == 0

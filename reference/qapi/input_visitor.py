@@ -7,7 +7,9 @@ introspection masks are not predicted: the visit abstains. That covers
 alternates (QEMU's message names the C type) and integers (introspection
 folds int8..uint64 and size into "int", and they differ in range and in
 message: signed types say "expected: integer", unsigned ones "expects uint64",
-narrow ones "Parameter 'BARE' expects int8_t").
+narrow ones "Parameter 'BARE' expects int8_t") unless the schema carries the
+binary's probed table of C types (conformance/int_types.py) with an entry for
+the member: then reference/qapi/c_int_types.py decides.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reference.profiles import QEMU_7_2, Profile
+from reference.qapi.c_int_types import C_INT_TYPES, CIntError, CIntType, convert
 from reference.qapi.input_acceptance import acceptance
 from reference.qapi.introspection import Schema, TypeInfo, object_members
 from reference.qapi.qapi_values import QTYPES, Alternate, AnyValue, Struct
@@ -104,7 +107,9 @@ class InputVisitor:
     def _type_error(self, path: _Path, expected: str) -> VisitError:
         return VisitError(frozenset({f"Invalid parameter type for '{path.render()}', expected: {expected}"}))
 
-    def _visit(self, type_name: str, value: QObject, path: _Path, bare: str | None) -> Any:
+    def _visit(
+        self, type_name: str, value: QObject, path: _Path, bare: str | None, ctype: CIntType | None = None
+    ) -> Any:
         info = self.schema.type(type_name)
         if info.meta == "object":
             return self._visit_object(info, value, path)
@@ -131,6 +136,11 @@ class InputVisitor:
             return value
         if info.meta == "alternate":
             return self._visit_alternate(info, value, path, bare)
+        if ctype is not None and info.json_type == "int" and bare is not None:
+            try:
+                return convert(ctype, value, path.render(), bare)
+            except CIntError as err:
+                raise VisitError(frozenset({err.message})) from None
         return self._visit_builtin(info, value, path)
 
     def _visit_builtin(self, info: TypeInfo, value: QObject, path: _Path) -> Any:
@@ -159,8 +169,14 @@ class InputVisitor:
         built = Struct(info.name)
         unvisited = set(value.keys())
         try:
-            for member in object_members(self.schema, info, value):
-                self._visit_member(member.name, member.type, member.optional, value, path, unvisited, built)
+            members = object_members(self.schema, info, value)
+            branch = _branch_name(info, value)
+            for index, member in enumerate(members):
+                owner = info.name if index < len(info.members) else branch
+                ctype = C_INT_TYPES.get(self.schema.int_types.get(owner, {}).get(member.name, ""))
+                self._visit_member(
+                    member.name, member.type, member.optional, value, path, unvisited, built, ctype
+                )
             if unvisited:
                 raise unexpected(path.child(key).render() for key in unvisited)
         except VisitError as err:
@@ -176,6 +192,7 @@ class InputVisitor:
         path: _Path,
         unvisited: set[str],
         built: Struct,
+        ctype: CIntType | None = None,
     ) -> None:
         member_path = path.child(name)
         if name not in container:
@@ -187,7 +204,7 @@ class InputVisitor:
         assert member_value is not None
         built.members[name] = None  # has_NAME is set before the member is visited
         try:
-            built.members[name] = self._visit(type_name, member_value, member_path, name)
+            built.members[name] = self._visit(type_name, member_value, member_path, name, ctype)
         except VisitError as err:
             built.members[name] = err.partial
             raise
@@ -205,6 +222,14 @@ class InputVisitor:
                     raise replace(err, partial=built) from None
                 return built
         raise VisitAbstains(f"alternate {info.name}: QEMU's message names its unmasked type")
+
+
+def _branch_name(info: TypeInfo, value: QDict) -> str:
+    """The flat union branch object_members() took, or "" (as it does: the first case)."""
+    if not info.tag:
+        return ""
+    tag_value = value.get(info.tag)
+    return next((v.type for v in info.variants if v.case == tag_value), "")
 
 
 def _accepts_json_type(branch: TypeInfo, wanted: str, value: QObject) -> bool:

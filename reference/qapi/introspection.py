@@ -58,6 +58,8 @@ class Schema:
     types: dict[str, TypeInfo] = field(default_factory=dict)
     commands: dict[str, CommandInfo] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)
+    # The C type of integer members, where the binary was probed: {object type: {member: "uint32"}}.
+    int_types: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def type(self, name: str) -> TypeInfo:
         return self.types[name]
