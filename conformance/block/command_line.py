@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.containers import ContainerInstance
 from conformance.implementations import (
     READ_TIMEOUT,
     Implementation,
@@ -79,3 +81,42 @@ def start(impl: Implementation, extra: list[str], uid: int | None) -> CommandLin
 def _ended(process: ManagedProcess) -> Exited:
     status = process.exit_status()
     return Exited(status.code, process.stderr_tail(), process.crash_report())
+
+
+class ContainerCommandLine(ContainerInstance):
+    """FAMILY@SUITE started with block options; the container's state says how it ended."""
+
+    def exited(self) -> Exited | None:
+        """As CommandLineInstance.exited (None: still running after EXIT_WAIT)."""
+        deadline = time.monotonic() + EXIT_WAIT
+        while self.alive():
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        try:
+            code = self._state().get("ExitCode")
+        except Exception:  # the container is gone (removed by a cleanup)
+            code = None
+        return Exited(code if isinstance(code, int) else None, self.stderr_tail(), self.crash_report())
+
+
+def start_in_container(
+    impl: Implementation,
+    extra: list[str],
+    uid: int | None,
+    mounts: dict[Path, str],
+    read_only_mounts: dict[Path, str],
+) -> ContainerCommandLine | Exited:
+    """FAMILY@SUITE (binary IMAGE:TAG:PROGRAM) started with extra options, the host folders in
+    mounts seen inside at the paths given; or how it ended before its monitor listened (the
+    container is removed then, so its exit status is lost: code None, its output kept)."""
+    assert impl.backend == "container" and impl.binary is not None
+    image, program = impl.binary.rsplit(":", 1)
+    base = qsd_argv if impl.flavour is Flavour.STORAGE_DAEMON else qemu_system_argv
+    try:
+        return ContainerCommandLine(
+            impl.name, image, lambda socket: [*base(program)(socket), *extra], READ_TIMEOUT,
+            mounts, read_only_mounts=read_only_mounts, user=uid,
+        )  # fmt: skip
+    except StartError as err:
+        return Exited(None, str(err), None)

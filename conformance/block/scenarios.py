@@ -18,7 +18,13 @@ from typing import Any
 
 import jsonschema
 
-from conformance.block.command_line import CommandLineInstance, Exited, start
+from conformance.block.command_line import (
+    CommandLineInstance,
+    ContainerCommandLine,
+    Exited,
+    start,
+    start_in_container,
+)
 from conformance.block.fixture import BLOCK_DIR, BlockFixture, with_paths
 from conformance.block.session import Session, Step
 from conformance.block.views import StorageView
@@ -34,6 +40,7 @@ from reference.profiles import Flavour
 SCENARIOS = BLOCK_DIR / "scenarios.json"
 SCHEMA = BLOCK_DIR / "scenarios.schema.json"
 PATH_TOKEN = re.compile(r"@((?:scratch/)?[a-z0-9-]+)")  # "@NAME" inside an option's value
+Started = CommandLineInstance | ContainerCommandLine
 QSD_OPTIONS = {"-blockdev": "--blockdev"}  # -drive has no qemu-storage-daemon form
 
 
@@ -148,7 +155,7 @@ def prepare(options: list[tuple[str, str]], refused: list[str]) -> Any:
 def run(scenario: Scenario, impl: Implementation, view: StorageView) -> Outcome:
     outcome = Outcome(scenario.id, impl.name)
     options = command_line(scenario, impl, view.paths)
-    started = start(impl, [word for pair in options for word in pair], view.uid)
+    started = _start(impl, [word for pair in options for word in pair], view)
     if isinstance(started, Exited):
         outcome.exited = started
         return outcome
@@ -174,7 +181,17 @@ def run(scenario: Scenario, impl: Implementation, view: StorageView) -> Outcome:
     return outcome
 
 
-def _left(started: CommandLineInstance) -> str | None:
+def _start(impl: Implementation, extra: list[str], view: StorageView) -> Started | Exited:
+    """A host binary, or FAMILY@SUITE with the view's folder at the same path (read-only
+    storage through a read-only bind mount of its own), as StorageView.implementation maps it."""
+    if impl.backend != "container":
+        return start(impl, extra, view.uid)
+    assert view.base is not None
+    read_only = {view.base / "images": str(view.folder)} if view.kind == "read-only-mount" else {}
+    return start_in_container(impl, extra, view.uid, {view.base: str(view.base)}, read_only)
+
+
+def _left(started: Started) -> str | None:
     """Why the process did not leave cleanly after a quit (None: it exited with status 0)."""
     ended = started.exited()
     if ended is None:
