@@ -9,9 +9,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.errors import QconformError
+
+if TYPE_CHECKING:
+    from conformance.implementations import Implementation
 
 
 def _impl_paths(pairs: list[str]) -> dict[str, str]:
@@ -259,6 +262,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     _check_writable(Path(args.output))
     found, missing = discover(_impl_paths(args.impl_path))
     (impl,) = select([args.impl], found, missing, strict=True)
+    if args.int_types_only:
+        return _int_types_only(impl, Path(args.output))
     try:
         snapshot = capture(impl)
     except (StartError, TimeoutError, OSError) as err:
@@ -275,6 +280,22 @@ def cmd_capture(args: argparse.Namespace) -> int:
         classified = sum(len(members) for members in result.table.values())
         where = table_path(Path(args.output))
         print(f"{where}: {classified} integer members, {len(result.unreached)} unreached")
+    return 0
+
+
+def _int_types_only(impl: Implementation, snapshot_path: Path) -> int:
+    from conformance.int_types import table_for_snapshot, table_path
+    from conformance.process import StartError
+
+    try:
+        result = table_for_snapshot(impl, snapshot_path)
+    except (StartError, TimeoutError, OSError) as err:
+        raise QconformError(f"integer probe of {impl.name} failed: {err}") from None
+    classified = sum(len(members) for members in result.table.values())
+    print(
+        f"{table_path(snapshot_path)}: {classified} integer members, {len(result.unreached)} unreached,"
+        f" {result.seconds:.1f} s"
+    )
     return 0
 
 
@@ -375,6 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument(
         "--int-types", action="store_true", help="also probe each integer member's C type (int-types/FILE)"
+    )
+    p.add_argument(
+        "--int-types-only",
+        action="store_true",
+        help="probe only the C types, for the existing snapshot FILE (its schema must be the binary's)",
     )
     p.set_defaults(func=cmd_capture)
 

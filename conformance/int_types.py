@@ -276,8 +276,29 @@ class ProbeResult:
     seconds: float
 
 
-def probe(impl: Implementation, schema: Schema, commands: Sequence[str]) -> ProbeResult:
-    """Classify every integer member the implementation's commands reach."""
+def _by_name(entries: Any) -> dict[str, Any]:
+    return {entry["name"]: entry for entry in entries} if isinstance(entries, list) else {}
+
+
+def check_schema(session: _Session, expected: Any, where: Path) -> None:
+    """Refuse to probe a binary whose schema is not the snapshot's: the table would lie."""
+    live = _by_name(session.ask({"execute": "query-qmp-schema"}).get("return"))
+    stored = _by_name(expected)
+    if live != stored:
+        differ = sorted(name for name in live.keys() | stored.keys() if live.get(name) != stored.get(name))
+        raise QconformError(
+            f"{where}: the binary's schema differs from the snapshot in {len(differ)} entries "
+            f"(first: {differ[0]}); capture a new snapshot"
+        )
+
+
+def probe(
+    impl: Implementation, schema: Schema, commands: Sequence[str], expected: tuple[Any, Path] | None = None
+) -> ProbeResult:
+    """Classify every integer member the implementation's commands reach.
+
+    expected: the snapshot's query-qmp-schema and path, checked against the binary first.
+    """
     visitor = InputVisitor(schema, impl.profile)
     started = time.monotonic()
     table: dict[str, dict[str, str]] = {}
@@ -285,6 +306,8 @@ def probe(impl: Implementation, schema: Schema, commands: Sequence[str]) -> Prob
     instance = impl.launch()
     try:
         session = _Session(instance)
+        if expected is not None:
+            check_schema(session, *expected)
         for slot in slots(schema, commands, impl.profile.unvisited_commands):
             ctype = classify(session, visitor, slot)
             if ctype is None:
@@ -305,5 +328,20 @@ def capture_int_types(impl: Implementation, snapshot_path: Path) -> ProbeResult:
 
     model = model_from_file(snapshot_path, impl.profile, exact_identity=False)
     result = probe(impl, model.schema, model.command_order)
+    write_json(table_path(snapshot_path), result.table)
+    return result
+
+
+def table_for_snapshot(impl: Implementation, snapshot_path: Path) -> ProbeResult:
+    """Write the table of an existing snapshot, once the binary proves to have its schema."""
+    from conformance.jsonfile import write_json
+    from conformance.snapshots import model_from_file, read_snapshot
+
+    stored = read_snapshot(snapshot_path)
+    entries = stored.get("query-qmp-schema") if isinstance(stored, dict) else None
+    if not isinstance(entries, list):
+        raise QconformError(f"{snapshot_path}: no query-qmp-schema in the snapshot")
+    model = model_from_file(snapshot_path, impl.profile, exact_identity=False)
+    result = probe(impl, model.schema, model.command_order, (entries, snapshot_path))
     write_json(table_path(snapshot_path), result.table)
     return result
