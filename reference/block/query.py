@@ -2,8 +2,8 @@
 
 Members are put in the order QAPI's output visitor writes them (schema
 order); the QDict then presents them in QEMU's hash order. Throttling
-values are zero and the cache mode is blockdev-add's default (writeback,
-no O_DIRECT, flushes), because the model rejects options that change them.
+values are zero; the cache mode is always writeback, its direct / no-flush
+and detect_zeroes are the node's (blockdev-add's defaults until a reopen).
 Verified on qsd 7.2: with flat=true backing_file_depth is 0 and no
 backing-image is given; without it both follow the whole backing chain.
 Later versions' members come from the graph's profile: "active" (10.0; always
@@ -102,12 +102,18 @@ def filename_text(node: Node, deep: int) -> tuple[str, str]:
     return name, text
 
 
-# Every node's cache mode: blockdev-add's default.
-CACHE_MODE = FrozenQDict({"writeback": True, "direct": False, "no-flush": False})
+# The cache modes by (direct, no-flush), with their texts: writeback is always on.
+CACHE_MODES = {
+    (direct, no_flush): FrozenQDict({"writeback": True, "direct": direct, "no-flush": no_flush})
+    for direct in (False, True)
+    for no_flush in (False, True)
+}
+CACHE_MODE = CACHE_MODES[False, False]  # blockdev-add's default
+CACHE_TEXTS = {key: to_json(mode) for key, mode in CACHE_MODES.items()}
 # BlockDeviceInfo's members that never vary, by where they stand in schema order.
-BEFORE_IMAGE: dict[str, QObject] = {"encrypted": False, "detect_zeroes": "off"}
+BEFORE_IMAGE: dict[str, QObject] = {"encrypted": False}
 BEFORE_IMAGE.update((member, 0) for member in THROTTLE_MEMBERS)
-AFTER_IMAGE: dict[str, QObject] = {"cache": CACHE_MODE, "write_threshold": 0}
+AFTER_IMAGE: dict[str, QObject] = {"write_threshold": 0}
 ACTIVE: dict[str, QObject] = {"active": True}
 KEY_MISSING: dict[str, QObject] = {"encryption_key_missing": False}  # 5.2 (deprecated, always false)
 DEVICE_INFOS = Templates({**BEFORE_IMAGE, **AFTER_IMAGE, **ACTIVE, **KEY_MISSING})
@@ -152,11 +158,14 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
     if profile.node_info_active:
         shape |= 4
         info.update(ACTIVE)
+    info["detect_zeroes"], texts["detect_zeroes"] = node.detect_zeroes, quote(node.detect_zeroes)
     info.update(BEFORE_IMAGE)
     if profile.node_info_key_missing:
         shape |= 16
         info.update(KEY_MISSING)
     info["image"] = image
+    cache = (node.cache_direct, node.cache_no_flush)
+    info["cache"], texts["cache"] = CACHE_MODES[cache], CACHE_TEXTS[cache]
     info.update(AFTER_IMAGE)
     if node.job_bitmap is not None:
         bitmap: dict[str, QObject] = {"count": 0, "granularity": node.job_bitmap, "recording": True,

@@ -40,9 +40,9 @@ Option changes of iotest 245's test_reopen (verified on qsd 7.2, reopen-245-opti
 'force-share'" whatever its value); qcow2's cache options are checked next: all three sizes at
 once, 'l2-cache-size' or 'refcount-cache-size' above 'cache-size', then 'l2-cache-entry-size'
 (a power of two from 512 to the cluster size). Valid values of these and of
-'pass-discard-request' / 'discard' show nowhere. A change QEMU accepts that shows in
-query-named-block-nodes (cache modes, detect-zeroes on/unmap) and raw's 'offset' / 'size' are
-not modelled; neither is which error wins when an option error meets another error.
+'pass-discard-request' / 'discard' show nowhere. Accepted cache modes and detect-zeroes show in
+query-named-block-nodes: reference/block/reopen_cache.py. raw's 'offset' / 'size' are not
+modelled; neither is which error wins when an option error meets another error.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from reference.block.job import inheriting
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
 from reference.block.permissions import first_conflict, users_of
+from reference.block.reopen_cache import shown_options
 from reference.qobject.values import QDict, QNull, bucket_of
 
 KEEP = object()  # the entry names the node's current backing (or null where it has none)
@@ -98,6 +99,7 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
 
 def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDict]) -> None:
     """The checks, then (all passed) the changes; raises before changing anything."""
+    caches = shown_options(given)  # before any change: it may abstain
     new: dict[Node, Flags] = {}
     backings: dict[Node, Node | None] = {}
     files: dict[Node, Node] = {}
@@ -144,6 +146,8 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
         return  # the caller reports it: nothing changes
     for node, flags in new.items():
         node.read_only, node.auto_read_only = flags.read_only, flags.auto_read_only
+    for node, shown in caches.items():
+        node.cache_direct, node.cache_no_flush, node.detect_zeroes = shown
     for node, entry in merged.items():
         parent = _queued_under(node, merged)
         kept = parent is not None and order.index(parent) < order.index(node)  # its old explicit ones join
@@ -207,21 +211,12 @@ def _option_error(node: Node, entry: QDict) -> str | None:
     """QEMU's error for the entry's option changes (None: none); abstains on changes that show."""
     if entry.get("driver") == "raw" and ("offset" in entry or "size" in entry):
         raise NotModelled("blockdev-reopen: raw 'offset' / 'size' are not modelled")
-    cache = entry.get("cache")
-    if isinstance(cache, QDict) and any(value is not False for _, value in cache.items()):
-        raise NotModelled(
-            "blockdev-reopen: a new cache mode (query-named-block-nodes' 'cache') is not modelled"
-        )
     zeroes = entry.get("detect-zeroes") if "detect-zeroes" in entry else "off"
     discard = entry.get("discard") if "discard" in entry else "ignore"
     if discard not in ("ignore", "unmap"):
         raise NotModelled(f"blockdev-reopen: discard {discard} is not modelled")
     if zeroes == "unmap" and discard != "unmap":  # the generic prepare: before the driver's
         return "setting detect-zeroes to unmap is not allowed without setting discard operation to unmap"
-    if zeroes != "off":
-        raise NotModelled(
-            "blockdev-reopen: a new detect-zeroes (query-named-block-nodes shows it) is not modelled"
-        )
     return _qcow2_cache_error(node, entry) if entry.get("driver") == "qcow2" == node.driver else None
 
 

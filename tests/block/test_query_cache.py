@@ -94,10 +94,14 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
     "job_bitmap": lambda node, v: None if v is not None else 65536,
     "backend": lambda node, v: "drive0",
     "file_seq": lambda node, v: int(str(v)) + 1,
+    "cache_direct": lambda node, v: not v,
+    "cache_no_flush": lambda node, v: not v,
+    "detect_zeroes": lambda node, v: "unmap" if v == "on" else "on",
 }
 # What a node's BlockDeviceInfo is made of (device_info, image_info, display_filename).
 READ = {"name", "auto_named", "driver", "filename", "read_only", "file_child", "facts", "image", "backing",
-        "auto_backing_file", "filter_of", "job_bitmap"}  # fmt: skip
+        "auto_backing_file", "filter_of", "job_bitmap", "cache_direct", "cache_no_flush",
+        "detect_zeroes"}  # fmt: skip
 NOT_STATE = {"stamp", "image_stamp", "query_cache"}
 
 

@@ -87,17 +87,3 @@ def test_an_option_error_with_another_error_abstains() -> None:
     g = graph()
     with pytest.raises(NotModelled, match="with another error"):  # which QEMU reports is not pinned
         reopen(g, detect_zeroes="unmap", force_share=True)
-
-
-@pytest.mark.parametrize(
-    "extra",
-    [
-        {"detect_zeroes": "on"},
-        {"detect_zeroes": "unmap", "discard": "unmap"},
-        {"cache": QDict({"direct": True})},
-    ],
-)
-def test_changes_query_would_show_abstain(extra: dict[str, object]) -> None:
-    g = graph()
-    with pytest.raises(NotModelled):
-        reopen(g, **extra)
