@@ -114,9 +114,15 @@ def start_in_container(
     image, program = impl.binary.rsplit(":", 1)
     base = qsd_argv if impl.flavour is Flavour.STORAGE_DAEMON else qemu_system_argv
     try:
-        return ContainerCommandLine(
+        started = ContainerCommandLine(
             impl.name, image, lambda socket: [*base(program)(socket), *extra], READ_TIMEOUT,
             mounts, read_only_mounts=read_only_mounts, user=uid,
         )  # fmt: skip
     except StartError as err:
         return Exited(None, str(err), None)
+    if started.alive():
+        return started
+    ended = started.exited()  # its socket appeared, then an option made it exit
+    started.stop()
+    assert ended is not None
+    return ended

@@ -1,5 +1,6 @@
 """QEMU's iotests 247 and 249 as command-line scenarios (fixtures/block/scenarios.json) on host binaries,
-and on QEMU 10.0 and 11.1 in containers (qemu-system@trixie, qsd@sid: about 0.6 s a scenario).
+and on QEMU 10.0 and 11.1 in containers (qemu-system@trixie, qsd@sid: about 0.6 s a scenario);
+iotest 232 (HMP info block) on 5.2 and 11.1 too.
 
 Each scenario starts the program with the test's options, then every QMP
 step's reply and events must be what the oracle predicts from those options,
@@ -23,8 +24,11 @@ SCENARIOS = load()
 RUNS = [(scenario, program) for scenario in SCENARIOS for program in scenario.programs]
 # The other FAMILY@SUITE agree too (bookworm, trixie, sid; qsd@bullseye on 247): see the report.
 CONTAINERS = ("qemu-system@trixie", "qsd@sid")
+# iotest 232 (HMP info block) on every qemu-system version the HMP model is pinned on.
+HMP_232 = ("qemu-system@bullseye", "qemu-system@sid")
 CONTAINER_RUNS = [
-    (scenario, name) for scenario in SCENARIOS for name in CONTAINERS
+    (scenario, name) for scenario in SCENARIOS
+    for name in CONTAINERS + (HMP_232 if scenario.id.startswith("iotest-232") else ())
     if name.split("@")[0] in scenario.programs
 ]  # fmt: skip
 
@@ -58,6 +62,8 @@ def test_every_iotest_is_a_scenario_with_its_programs() -> None:
     for storage in ("read-only-mount", "unprivileged"):
         assert programs[f"iotest-247-{storage}"] == ("qemu-system", "qsd")
         assert programs[f"iotest-249-{storage}"] == ("qemu-system",)
+    for storage in ("writable", "unprivileged"):
+        assert programs[f"iotest-232-{storage}"] == ("qemu-system",)
     ends = {scenario.id: scenario.steps[-1] for scenario in SCENARIOS}
     assert ends["iotest-247"] == {"execute": "quit"}  # the test's last command, judged too
 
