@@ -104,14 +104,30 @@ class _Examples:
         if info.meta == "array":
             return []
         if info.meta == "alternate":
-            return self.value(info.variants[0].type, depth + 1)
+            # A scalar branch first: an object branch may recurse (BlockdevRef's BlockdevOptions).
+            branches = sorted(info.variants, key=lambda v: self.schema.type(v.type).meta == "object")
+            return self._first(type_name, [(v.type, None) for v in branches], depth)
+        if info.tag:
+            return self._first(type_name, [(type_name, v) for v in info.variants], depth)
+        return self._struct(info, None, depth)
+
+    def _first(self, type_name: str, choices: list[tuple[str, Any]], depth: int) -> Any:
+        """The first choice that has a stand-in (a union's variant, an alternate's branch)."""
+        for name, variant in choices:
+            try:
+                if variant is None:
+                    return self.value(name, depth + 1)
+                return self._struct(self.schema.type(name), variant, depth)
+            except LookupError:
+                continue
+        raise LookupError(type_name)
+
+    def _struct(self, info: TypeInfo, variant: Any, depth: int) -> Json:
         members = list(info.members)
         result: Json = {}
-        if info.tag:
-            if not info.variants:
-                raise LookupError(type_name)
-            result[info.tag] = info.variants[0].case
-            members += self.schema.type(info.variants[0].type).members
+        if variant is not None:
+            result[info.tag] = variant.case
+            members += self.schema.type(variant.type).members
         for member in members:
             if not member.optional and member.name not in result:
                 result[member.name] = self.value(member.type, depth + 1)
