@@ -24,6 +24,7 @@ from reference.block.errors import NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.node import Node
 from reference.block.query import CACHE_MODE, device_info
+from reference.qobject.values import QDict
 
 # Versions whose text was compared with 7.2's line by line (qemu-system 5.2, 10.0, 11.1 in
 # containers, tests/block/test_iotest_scenarios.py): the same for every case the model covers.
@@ -89,15 +90,16 @@ def _entry(graph: BlockGraph, node: Node, head: str, backend_lines: str = "") ->
         raise NotModelled("HMP info block: encryption, detect-zeroes or throttling is not modelled")
     read_only = ", read-only" if info.get("ro") else ""
     text = f"{head}: {info.get('file')} ({info.get('drv')}{read_only})\n{backend_lines}"
-    text += f"{INDENT}Cache mode:       {_cache_mode()}\n"
+    text += f"{INDENT}Cache mode:       {_cache_mode(info.get('cache'))}\n"
     backing = info.get("backing_file")
     if backing is not None:
         text += f"{INDENT}Backing file:     {backing} (chain depth: {info.get('backing_file_depth')})\n"
     return text
 
 
-def _cache_mode() -> str:
-    """CACHE_MODE as HMP words it; the model only has blockdev-add's default."""
-    words = "writeback" if CACHE_MODE.get("writeback") else "writethrough"
-    words += ", direct" if CACHE_MODE.get("direct") else ""
-    return words + (", ignore flushes" if CACHE_MODE.get("no-flush") else "")
+def _cache_mode(cache: object) -> str:
+    """The node's "cache" member as HMP words it (pinned: "writeback, direct, ignore flushes")."""
+    mode = cache if isinstance(cache, QDict) else CACHE_MODE
+    words = "writeback" if mode.get("writeback") else "writethrough"
+    words += ", direct" if mode.get("direct") else ""
+    return words + (", ignore flushes" if mode.get("no-flush") else "")
