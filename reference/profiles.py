@@ -65,6 +65,12 @@ class Profile:
     double_format: str = "%.17g"
     # 5.2's block-export-del emits BLOCK_EXPORT_DELETED after its reply even with no client.
     export_deleted_after_reply: bool = False
+    # Node-name errors and the device-or-node lookup error as the version words them.
+    invalid_node_name_message: str = "Invalid node-name: '{name}'"
+    duplicate_node_name_message: str = "Duplicate nodes with node-name='{name}'"
+    lookup_message: str = "Cannot find device='{device}' nor node-name='{name}'"
+    # qemu-system 5.2 answers quit first and reports SHUTDOWN after (7.2: the event first).
+    shutdown_after_quit_reply: bool = False
 
 
 QEMU_7_2 = Profile(
@@ -121,6 +127,12 @@ PROFILES: dict[str, Profile] = {
         double_format="%f",
         unvisited_commands=frozenset({"device_add", "object-add", "query-qmp-schema"}),
         enum_message="Invalid parameter '{value}'",
+        # Seen on qsd and qemu-system 5.2.0 (fixtures/block/scenarios.json iotest-249,
+        # iotest-249-more and iotest-247 on qemu-system@bullseye; tests/block/test_profile_messages.py).
+        invalid_node_name_message="Invalid node name",
+        duplicate_node_name_message="Duplicate node name",
+        lookup_message="Cannot find device={device} nor node_name={name}",
+        shutdown_after_quit_reply=True,
         **_BEFORE_6_1,  # type: ignore[arg-type]
     ),
     "3.1": replace(

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
-from reference.block.names import well_formed
+from reference.block.names import lookup_error, well_formed
 from reference.block.node import Node
 from reference.block.permissions import ALL, User, check, export_user, parent_user, users_of
 from reference.qobject.values import QDict, QObject
@@ -97,7 +97,7 @@ def block_export_add(graph: BlockGraph, args: QDict) -> None:
         raise BlockError(f"Block export id '{ident}' is already in use")
     node = graph.find(node_name)
     if node is None:
-        raise BlockError(f"Cannot find device='' nor node-name='{node_name}'")
+        raise lookup_error(graph.profile, "", node_name)
     writable = args.get("writable") is True
     if writable and node.read_only:
         raise BlockError("Cannot export read-only node as writable")
@@ -140,7 +140,7 @@ def nbd_server_add(graph: BlockGraph, args: QDict) -> None:
         raise NotModelled("nbd-server-add of a BlockBackend (its eject notifier) is not modelled")
     node = graph.find(device)
     if node is None:
-        raise BlockError(f"Cannot find device='{device}' nor node-name='{device}'")
+        raise lookup_error(graph.profile, device, device)
     given = args.get("name")
     name = given if isinstance(given, str) else device
     writable = args.get("writable") is True and not node.read_only  # downgraded, not refused

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from reference.block.errors import BlockError, NotModelled
 from reference.block.job import Job
-from reference.block.names import check_new_name
+from reference.block.names import check_new_name, lookup_error
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
 from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
@@ -109,7 +109,7 @@ class BlockGraph:
         child = self._open_child(opts.get("file"), flags, created) if driver in FORMATS else None
         name = opts.get("node-name")
         if isinstance(name, str):
-            check_new_name(name, {node.name for node in self.nodes})
+            check_new_name(name, {node.name for node in self.nodes}, self.profile)
         else:
             self._auto_names += 1
             name = f"#block{self._auto_names}"
@@ -173,7 +173,7 @@ class BlockGraph:
         if isinstance(ref, str):
             found = self.find(ref)
             if found is None:
-                raise BlockError(f"Cannot find device='{ref}' nor node-name='{ref}'")
+                raise lookup_error(self.profile, ref, ref)
             return found
         assert isinstance(ref, QDict), "the input visitor checked 'file'"
         return self._open(ref, flags, created, None)

@@ -15,6 +15,7 @@ import shlex
 
 from reference.block.errors import NotModelled
 from reference.block.graph import BlockGraph
+from reference.block.names import lookup_error
 from reference.block.node import Node
 
 WRITES = frozenset({"write", "aio_write"})
@@ -38,7 +39,7 @@ def qemu_io(graph: BlockGraph, rest: str) -> str:
     if root is None:
         if graph.find(device) is not None:
             raise NotModelled("HMP qemu-io on a node name (a temporary BlockBackend) is not modelled")
-        return f"Error: Cannot find device='' nor node-name='{device}'{HMP_EOL}"
+        return f"Error: {lookup_error(graph.profile, '', device).desc}{HMP_EOL}"
     if root.read_only:  # checked before the request itself
         return f"Block node is read-only{HMP_EOL}"
     _check_inside(root, offset, length)

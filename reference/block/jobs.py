@@ -93,7 +93,7 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         group = writable_base(graph, base_node, always_reopens=True)
         filter_name = args.get("filter-node-name")
         if isinstance(filter_name, str):
-            check_new_name(filter_name, {node.name for node in graph.nodes})
+            check_new_name(filter_name, {node.name for node in graph.nodes}, graph.profile)
     except BlockError:
         graph.emit("JOB_STATUS_CHANGE", status(job_id, "null"))
         raise

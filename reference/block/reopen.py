@@ -50,6 +50,7 @@ from __future__ import annotations
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.job import inheriting
+from reference.block.names import lookup_error
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
 from reference.block.permissions import first_conflict, users_of
@@ -313,7 +314,7 @@ def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
         return None
     found = graph.find(ref)
     if found is None:
-        raise BlockError(f"Cannot find device='' nor node-name='{ref}'")
+        raise lookup_error(graph.profile, "", ref)
     if found is node or node in _reached(found):
         raise BlockError(f"Making '{ref}' a file child of '{node.name}' would create a cycle")
     if found.driver != "file" or graph.exported(found) or found.backend is not None or node.parents:
@@ -356,7 +357,7 @@ def _new_backing(graph: BlockGraph, node: Node, entry: QDict) -> object:
         return KEEP
     found = graph.find(given)
     if found is None:
-        raise BlockError(f"Cannot find device='' nor node-name='{given}'")
+        raise lookup_error(graph.profile, "", given)
     if found is node or node in _reached(found):
         raise BlockError(f"Making '{given}' a backing child of '{node.name}' would create a cycle")
     if found.parents or not found.monitor_owned or graph.exported(found) or found.driver != "qcow2":

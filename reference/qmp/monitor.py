@@ -121,9 +121,10 @@ class QmpConnection:
         if isinstance(response, Abstain):
             return [NotModelled(response.reason)]
         outputs: list[Output] = []
-        if response.quit and QUIT_EMITS_SHUTDOWN[self.process.flavour]:
-            data = QDict({"guest": False, "reason": "host-qmp-quit"})
-            outputs.append(Message(self.process.event("SHUTDOWN", data)))
+        shutdown = response.quit and QUIT_EMITS_SHUTDOWN[self.process.flavour]
+        after_reply = self.process.profile.shutdown_after_quit_reply
+        if shutdown and not after_reply:
+            outputs.append(self._shutdown())
         if response.body is not None:
             candidates = [response.body, *response.alternatives]
             if self._fixed_doubles:
@@ -131,11 +132,16 @@ class QmpConnection:
             if self._rules.rewrites_not_found:
                 candidates = [self._hint(body) for body in candidates]
             outputs.append(Message(candidates[0], tuple(candidates[1:]), out_of_band=out_of_band))
+        if shutdown and after_reply:
+            outputs.append(self._shutdown())
         if response.quit:
             self.process.running = False
             self.phase = Phase.CLOSED
             outputs.append(Closed("quit"))
         return outputs
+
+    def _shutdown(self) -> Message:
+        return Message(self.process.event("SHUTDOWN", QDict({"guest": False, "reason": "host-qmp-quit"})))
 
     @staticmethod
     def _hint(body: QDict) -> QDict:
