@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from conformance.errors import QconformError
 
 
@@ -17,6 +19,17 @@ def read_json(path: Path) -> Any:
         raise QconformError(f"{path}: cannot read: {err.strerror}") from None
     except json.JSONDecodeError as err:
         raise QconformError(f"{path}:{err.lineno}: not JSON: {err.msg}") from None
+
+
+def read_validated_json(path: Path, schema: Path) -> Any:
+    """A fixture's JSON checked against its JSON Schema; one line saying where it is wrong."""
+    data = read_json(path)
+    try:
+        jsonschema.Draft202012Validator(read_json(schema)).validate(data)
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
+        raise QconformError(f"{path}: {where}: {err.message}") from None
+    return data
 
 
 def write_json(path: Path, document: Any) -> None:

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from conformance.errors import QconformError
 from conformance.hmp import HmpSession, SystemTarget
-from conformance.jsonfile import read_json
+from conformance.jsonfile import read_validated_json
 from reference.qapi.string_output_visitor import StringOutputAbort, format_value, parse_spec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,12 +72,7 @@ class Batch:
 
 
 def load(path: Path = CASES) -> list[Batch]:
-    data = read_json(path)
-    try:
-        jsonschema.Draft202012Validator(read_json(SCHEMA)).validate(data)
-    except jsonschema.ValidationError as err:
-        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
-        raise QconformError(f"{path}: {where}: {err.message}") from None
+    data = read_validated_json(path, SCHEMA)
     batches = []
     seen: set[str] = set()
     for raw in data["batches"]:

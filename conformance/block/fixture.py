@@ -6,10 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from conformance.errors import QconformError
-from conformance.jsonfile import read_json
+from conformance.jsonfile import read_validated_json
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK_DIR = REPO / "fixtures" / "block"
@@ -33,12 +30,7 @@ class BlockFixture:
 
 
 def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
-    data = read_json(path)
-    try:
-        jsonschema.Draft202012Validator(read_json(SCHEMA)).validate(data)
-    except jsonschema.ValidationError as err:
-        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
-        raise QconformError(f"{path}: {where}: {err.message}") from None
+    data = read_validated_json(path, SCHEMA)
     cases = tuple(
         StepCase(raw["id"], raw["description"], raw["storage"], tuple(raw["steps"])) for raw in data["cases"]
     )

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from conformance.block.command_line import (
     CommandLineInstance,
     ContainerCommandLine,
@@ -30,7 +28,7 @@ from conformance.block.session import Session, Step
 from conformance.block.views import StorageView
 from conformance.errors import QconformError
 from conformance.implementations import Implementation
-from conformance.jsonfile import read_json
+from conformance.jsonfile import read_validated_json
 from conformance.storage import reads_pattern
 from reference.block.drive import adopt_names, open_blockdev, open_drive, parse_drive
 from reference.block.errors import BlockError, NotModelled
@@ -87,12 +85,7 @@ class Outcome:
 
 
 def load(path: Path = SCENARIOS) -> tuple[Scenario, ...]:
-    data = read_json(path)
-    try:
-        jsonschema.Draft202012Validator(read_json(SCHEMA)).validate(data)
-    except jsonschema.ValidationError as err:
-        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
-        raise QconformError(f"{path}: {where}: {err.message}") from None
+    data = read_validated_json(path, SCHEMA)
     scenarios = tuple(_scenario(raw) for raw in data["scenarios"])
     for scenario in scenarios:
         _check(path, scenario)
