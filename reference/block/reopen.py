@@ -308,15 +308,21 @@ def _first_change(changed: list[str]) -> None:
         raise BlockError(f"Cannot change the option '{min(changed, key=bucket_of)}'")
 
 
+def _new_child(graph: BlockGraph, node: Node, name: str, role: str) -> Node:
+    """The node NAME that is to become NODE's ROLE child: it must exist and not reach NODE."""
+    found = graph.find(name)
+    if found is None:
+        raise lookup_error(graph.profile, "", name)
+    if found is node or node in _reached(found):
+        raise BlockError(f"Making '{name}' a {role} child of '{node.name}' would create a cycle")
+    return found
+
+
 def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
     """The node's new 'file' child (None: it keeps its own); QEMU's error where it refuses."""
     if not isinstance(ref, str) or (node.file_child is not None and ref == node.file_child.name):
         return None
-    found = graph.find(ref)
-    if found is None:
-        raise lookup_error(graph.profile, "", ref)
-    if found is node or node in _reached(found):
-        raise BlockError(f"Making '{ref}' a file child of '{node.name}' would create a cycle")
+    found = _new_child(graph, node, ref, "file")
     if found.driver != "file" or graph.exported(found) or found.backend is not None or node.parents:
         raise NotModelled("blockdev-reopen: a new 'file' that is not a free file node is not modelled")
     if node.backing is not None or (node.image is not None and node.image.backing_file):
@@ -355,11 +361,7 @@ def _new_backing(graph: BlockGraph, node: Node, entry: QDict) -> object:
         raise NotModelled("blockdev-reopen: an inline 'backing' is not modelled")
     if node.backing is not None and given == node.backing.name:
         return KEEP
-    found = graph.find(given)
-    if found is None:
-        raise lookup_error(graph.profile, "", given)
-    if found is node or node in _reached(found):
-        raise BlockError(f"Making '{given}' a backing child of '{node.name}' would create a cycle")
+    found = _new_child(graph, node, given, "backing")
     if found.parents or not found.monitor_owned or graph.exported(found) or found.driver != "qcow2":
         raise NotModelled("blockdev-reopen: a backing node that is not a qcow2 root is not modelled")
     return found
