@@ -91,7 +91,9 @@ class ProcessInstance:
     def __init__(self, name: str, argv_for: Callable[[Path], list[str]], read_timeout: float) -> None:
         self.socket = socket_dir() / "qmp.sock"
         self.read_timeout = read_timeout
-        self.process = ManagedProcess(argv_for(self.socket), name=name, ready=self.socket.exists)
+        self.process = ManagedProcess(
+            argv_for(self.socket), name=name, ready=self.socket.exists, capture_stdout=True
+        )
         try:
             self.process.start()
         except StartError:
@@ -104,6 +106,10 @@ class ProcessInstance:
 
     def alive(self) -> bool:
         return self.process.alive()
+
+    def output_from(self, start: int) -> bytes:
+        """The process's stdout from byte `start` on."""
+        return self.process.stdout_from(start)
 
     def crash_report(self) -> str | None:
         return self.process.crash_report()

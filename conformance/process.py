@@ -72,6 +72,7 @@ class ManagedProcess:
         start_timeout: float = 10.0,
         lifetime: float = 1800.0,
         env: dict[str, str] | None = None,
+        capture_stdout: bool = False,
     ) -> None:
         self.argv = list(argv)
         self.name = name
@@ -81,6 +82,8 @@ class ManagedProcess:
         self._env = env
         # Kept open for the process's life: stderr is read after it dies.
         self._stderr_file = tempfile.TemporaryFile(prefix=f"qconform-{name}-")  # noqa: SIM115
+        # HMP qemu-io reports on stdout: kept when asked for, read while the process runs
+        self._stdout_file = tempfile.TemporaryFile(prefix=f"qconform-{name}-out-") if capture_stdout else None  # noqa: SIM115
         self._popen: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
 
@@ -89,7 +92,7 @@ class ManagedProcess:
         self._popen = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=self._stdout_file or subprocess.DEVNULL,
             stderr=self._stderr_file,
             start_new_session=True,
             preexec_fn=_die_with_parent,
@@ -133,6 +136,13 @@ class ManagedProcess:
         code = self.poll()
         assert code is not None, "process still running"
         return Exit.from_returncode(code)
+
+    def stdout_from(self, start: int) -> bytes:
+        """What the process wrote to stdout from byte `start` on (b"" when not captured)."""
+        if self._stdout_file is None:
+            return b""
+        self._stdout_file.seek(start)
+        return self._stdout_file.read()
 
     def stderr_tail(self, limit: int = 2000) -> str:
         self._stderr_file.seek(0)

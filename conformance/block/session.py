@@ -11,6 +11,10 @@ reference client, conformance/nbd/session.py) instead: connect to an export
 over the server's socket, read, write, disconnect. The oracle is told what
 the client does (it is a fact about the world, like the storage) and
 predicts the outcome: ok, refused or closed.
+
+Where the oracle predicts what the process prints on its standard output
+(HMP qemu-io's report on QEMU 7.2), the step reads what came since the
+last such step and compares it line by line (a timing line by its shape).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from conformance.snapshots import model_from_file
 from conformance.transport import ReadTimeout
 from reference.block.errors import NotModelled
 from reference.block.graph import BlockGraph
+from reference.block.qemu_io_report import OutputLine, output_matches, render
 from reference.block.storage import StorageFacts
 from reference.qmp.monitor import QmpConnection
 from reference.qmp.outputs import Closed, Message
@@ -38,6 +43,8 @@ from reference.qobject.json_writer import to_json
 from reference.qobject.values import QDict
 
 READ_TIMEOUT = 10.0
+OUTPUT_TIMEOUT = 5.0  # qemu-io prints its report before the monitor replies; this is a safety net
+OUTPUT_SETTLE = 0.02
 JOB_TIMEOUT = 20.0  # a commit of a few MiB takes milliseconds; this is only a safety net
 
 
@@ -51,6 +58,14 @@ class Step:
     events: tuple[bytes, ...] = field(default=())
     predicted_when: tuple[str, ...] = ()  # per predicted event: "before", "after" the reply, or "either"
     before_reply: int = 0  # how many of the events came before the reply
+    # What the process printed on stdout during the step (HMP qemu-io's report), when the oracle
+    # predicts it (None: the step's output is not examined).
+    predicted_output: tuple[OutputLine, ...] | None = None
+    output: str = ""
+
+    @property
+    def output_agrees(self) -> bool:
+        return self.predicted_output is None or output_matches(self.predicted_output, self.output)
 
     @property
     def events_agree(self) -> bool:
@@ -66,7 +81,12 @@ class Step:
 
     @property
     def agrees(self) -> bool:
-        return self.predicted is not None and self.predicted.judge(self.observed) and self.events_agree
+        return (
+            self.predicted is not None
+            and self.predicted.judge(self.observed)
+            and self.events_agree
+            and self.output_agrees
+        )
 
     @property
     def reply(self) -> Any:
@@ -83,6 +103,9 @@ class Step:
             text += f"\n  expected events {predicted} ({', '.join(self.predicted_when)} the reply)"
             observed = [e.decode() for e in self.events]
             text += f"\n  observed events {observed} ({self.before_reply} before the reply)"
+        if not self.output_agrees:
+            assert self.predicted_output is not None
+            text += f"\n  expected output {render(self.predicted_output)!r}\n  observed output {self.output!r}"
         return text
 
 
@@ -117,6 +140,7 @@ class Session:
         self.closing = False  # the oracle predicts the process leaves (quit)
         self.sent: list[str] = []  # every command, as written: the reproducer
         self.clients = NbdClients(self.graph)
+        self._output_read = 0  # how much of the process's stdout earlier steps took
 
     def _read(self, timeout: float = READ_TIMEOUT) -> bytes:
         line = self.stream.read_line(timeout)
@@ -151,6 +175,7 @@ class Session:
         data = (json.dumps(command) + "\n").encode()
         self.sent.append(data.decode().rstrip("\n"))
         predicted, timed, why_not = self._predict(data)
+        predicted_output = self.graph.take_output()
         predicted_events = None if timed is None else tuple(event for event, _when in timed)
         self.stream.send(data)
         events: list[bytes] = []
@@ -162,7 +187,24 @@ class Session:
         before = len(events)
         events += self._job_events(events, predicted_events)
         when = tuple(w for _event, w in timed or ())
-        return Step(command, predicted, why_not, line, predicted_events, tuple(events), when, before)
+        output = None if predicted_output is None or predicted is None else tuple(predicted_output)
+        printed = self._output(len(output)) if output is not None else ""
+        return Step(command, predicted, why_not, line, predicted_events, tuple(events), when, before, output, printed)
+
+    def _output(self, lines: int) -> str:
+        """The process's stdout since the last examined step: until `lines` lines came, or a deadline."""
+        read_from = getattr(self.instance, "output_from", None)
+        if read_from is None:
+            return "(this implementation's standard output cannot be read)"
+        deadline = time.monotonic() + OUTPUT_TIMEOUT
+        text = read_from(self._output_read)
+        while text.count(b"\n") < lines and time.monotonic() < deadline:
+            time.sleep(0.01)
+            text = read_from(self._output_read)
+        time.sleep(OUTPUT_SETTLE)  # a line more than predicted must show as a disagreement
+        text = read_from(self._output_read)
+        self._output_read += len(text)
+        return text.decode("utf-8", "replace")
 
     def client(self, step: dict[str, Any]) -> ClientStep:
         """An NBD client step: the oracle's prediction (unless abstained) and what the client saw."""

@@ -68,8 +68,8 @@ def _create(folder: Path, image: dict[str, Any], backing: str | None) -> str:
     path = folder / f"{image['name']}.img"
     fmt = image.get("backing-format")
     create_image(path, image["format"], image["size"], Path(backing) if backing else None, fmt)
-    if "data" in image:
-        data = image["data"]
+    writes = image.get("data", [])
+    for data in writes if isinstance(writes, list) else [writes]:
         write_pattern(str(path), image["format"], data["pattern"], data["offset"], data["length"])
     return str(path)
 

@@ -9,6 +9,7 @@ the node's filename its open options as JSON (verified on qsd 7.2).
 from __future__ import annotations
 
 from reference.block.node import Node
+from reference.block.raw_window import has_window
 from reference.qobject.json_writer import to_json
 from reference.qobject.values import QDict, qnull
 
@@ -24,7 +25,7 @@ def backing_overridden(node: Node) -> bool:
 def display_filename(node: Node) -> str:
     if node.driver == "file" or node.file_child is None:
         return node.filename
-    if backing_overridden(node) or display_filename(node.file_child).startswith(JSON_PREFIX):
+    if backing_overridden(node) or has_window(node) or display_filename(node.file_child).startswith(JSON_PREFIX):
         return JSON_PREFIX + to_json(open_options(node))
     return display_filename(node.file_child)
 
@@ -34,6 +35,10 @@ def open_options(node: Node) -> QDict:
     if backing_overridden(node):
         options.put("backing", open_options(node.backing) if node.backing is not None else qnull)
     options.put("driver", node.driver)
+    if has_window(node):
+        options.put("offset", node.raw_offset)
+        if node.raw_size is not None:
+            options.put("size", node.raw_size)
     if node.driver == "file":
         options.put("filename", node.filename)
     elif node.file_child is not None:

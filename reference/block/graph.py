@@ -16,6 +16,8 @@ from reference.block.names import check_new_name, lookup_error
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
 from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
+from reference.block.qemu_io_report import OutputLine
+from reference.block.raw_window import open_window
 from reference.block.permissions import check, parent_user, users_of
 from reference.block.storage import FileFacts, StorageFacts
 from reference.profiles import QEMU_7_2, Profile
@@ -41,6 +43,9 @@ class BlockGraph:
         self.jobs: dict[str, Job] = {}  # jobs waiting for the monitor, by id
         self.nbd_socket: str | None = None  # the NBD server's unix socket (None: not running)
         self.exports: list[Export] = []  # block exports, newest first
+        # What the process prints on its standard output for the current command (HMP qemu-io's
+        # report), None: not predicted. Handed out with take_output.
+        self.output: list[OutputLine] | None = None
         self._seq = 0  # counts attachments of users to nodes (permission checks go newest first)
 
     def next_seq(self) -> int:
@@ -84,6 +89,10 @@ class BlockGraph:
                   for name, data, when in self._events]  # fmt: skip
         self._events = []
         return events
+
+    def take_output(self) -> list[OutputLine] | None:
+        output, self.output = self.output, None
+        return output
 
     def find(self, name: str) -> Node | None:
         return next((node for node in self.nodes if node.name == name), None)
@@ -131,6 +140,8 @@ class BlockGraph:
             if child.inherits_from is None and isinstance(opts.get("file"), QDict):
                 child.inherits_from = node
             self._attach(node, child)
+            if driver == "raw":
+                open_window(node, opts)
         if driver == "qcow2":
             self._open_backing(node, opts, created)
         return node

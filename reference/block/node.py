@@ -15,7 +15,8 @@ _UNSET = object()
 # What a node's ImageInfo (and its filename) is made of: its image_stamp follows these alone,
 # so a change of read-only or name keeps the ImageInfos that contain the node's.
 IMAGE_ATTRIBUTES = frozenset(
-    {"driver", "filename", "file_child", "facts", "image", "backing", "auto_backing_file", "filter_of"}
+    {"driver", "filename", "file_child", "facts", "image", "backing", "auto_backing_file", "filter_of",
+     "raw_offset", "raw_size"}
 )
 
 
@@ -56,6 +57,8 @@ class Node:
     cache_direct: bool = False
     cache_no_flush: bool = False
     detect_zeroes: str = "off"
+    raw_offset: int = 0  # raw's window on its file (reference/block/raw_window.py)
+    raw_size: int | None = None
     # Set on every attribute write that changes a value (see __setattr__); in-place changes to
     # the lists above do not count, and query-named-block-nodes reads none of them.
     stamp: int = field(default=0, init=False, repr=False, compare=False)

@@ -16,7 +16,7 @@ from reference.qobject.values import QDict
 COMMON = frozenset({"driver", "node-name", "read-only", "auto-read-only"})
 MODELLED_OPTIONS: dict[str, frozenset[str]] = {
     "file": COMMON | {"filename"},
-    "raw": COMMON | {"file"},
+    "raw": COMMON | {"file", "offset", "size"},
     "qcow2": COMMON | {"file", "backing"},
     "null-co": COMMON,
     "nbd": COMMON | {"server", "export"},

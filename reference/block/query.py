@@ -18,6 +18,7 @@ from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.json_templates import Templates
 from reference.block.node import Node
+from reference.block.raw_window import visible_size
 from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.json_writer import quote, to_json
 from reference.qobject.patterns import ANY_OBJECT, ANY_STRING
@@ -221,7 +222,7 @@ def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fro
             image["backing-image"] = below = image_info(backing, profile=profile)
             texts["backing-image"] = below.text or to_json(below)
     else:
-        size = sectors_rounded(node.facts.size)
+        size = sectors_rounded(visible_size(node))
         image["virtual-size"], texts["virtual-size"] = size, str(size)
         if profile.image_limits:
             shape |= 64

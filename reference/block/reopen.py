@@ -41,8 +41,9 @@ Option changes of iotest 245's test_reopen (verified on qsd 7.2, reopen-245-opti
 once, 'l2-cache-size' or 'refcount-cache-size' above 'cache-size', then 'l2-cache-entry-size'
 (a power of two from 512 to the cluster size). Valid values of these and of
 'pass-discard-request' / 'discard' show nowhere. Accepted cache modes and detect-zeroes show in
-query-named-block-nodes: reference/block/reopen_cache.py. raw's 'offset' / 'size' are not
-modelled; neither is which error wins when an option error meets another error.
+query-named-block-nodes: reference/block/reopen_cache.py. raw's 'offset' / 'size':
+reference/block/raw_window.py. Which error wins when an option error meets another error is not
+modelled.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from reference.block.names import lookup_error
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
 from reference.block.permissions import first_conflict, users_of
+from reference.block.raw_window import reopen_window, reopen_window_error
 from reference.block.reopen_cache import shown_options
 from reference.qobject.values import QDict, QNull, bucket_of
 
@@ -154,6 +156,7 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
         kept = parent is not None and order.index(parent) < order.index(node)  # its old explicit ones join
         node.read_only_explicit = "read-only" in entry or (kept and node.read_only_explicit)
         node.auto_read_only_explicit = "auto-read-only" in entry or (kept and node.auto_read_only_explicit)
+        reopen_window(node, entry)
     for child, options in inline.items():
         child.read_only_explicit = "read-only" in options
         child.auto_read_only_explicit = "auto-read-only" in options
@@ -210,8 +213,9 @@ def _without_options(entry: QDict) -> QDict:
 
 def _option_error(node: Node, entry: QDict) -> str | None:
     """QEMU's error for the entry's option changes (None: none); abstains on changes that show."""
-    if entry.get("driver") == "raw" and ("offset" in entry or "size" in entry):
-        raise NotModelled("blockdev-reopen: raw 'offset' / 'size' are not modelled")
+    window = reopen_window_error(node, entry)
+    if window is not None:
+        return window
     zeroes = entry.get("detect-zeroes") if "detect-zeroes" in entry else "off"
     discard = entry.get("discard") if "discard" in entry else "ignore"
     if discard not in ("ignore", "unmap"):
@@ -362,7 +366,9 @@ def _new_backing(graph: BlockGraph, node: Node, entry: QDict) -> object:
     if node.backing is not None and given == node.backing.name:
         return KEEP
     found = _new_child(graph, node, given, "backing")
-    if found.parents or not found.monitor_owned or graph.exported(found) or found.driver != "qcow2":
+    # other overlays reading it as their backing take nothing a new one conflicts with (iotest 245)
+    shared = all(parent.backing is found for parent in found.parents) and found.backend is None
+    if not shared or not found.monitor_owned or graph.exported(found) or found.driver != "qcow2":
         raise NotModelled("blockdev-reopen: a backing node that is not a qcow2 root is not modelled")
     return found
 

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.block.content_facts import ContentStorage
 from conformance.storage import HostStorage, _run, checksum, create_image, read_only_bind_mount, write_pattern
 
 SIZE = 4 << 20
@@ -43,7 +44,7 @@ LAYOUT: dict[str, tuple[str, bool, str | None, tuple[int, int, int] | None]] = {
 }
 
 
-class PoolStorage(HostStorage):
+class PoolStorage(ContentStorage, HostStorage):
     def allocated_extents(self, path: str) -> list[tuple[int, int]]:
         extents = json.loads(_run(["qemu-img", "map", "-U", "--output=json", path]))
         return [(e["start"], e["length"]) for e in extents if e["depth"] == 0 and e.get("present", e["data"])]

@@ -1,0 +1,81 @@
+"""raw's 'offset' and 'size': the window of its file the raw node shows, at blockdev-add and blockdev-reopen.
+
+Pinned on qemu-system-x86_64 7.2: the checks run in this order against the
+file's size (offset past the end, offset + size past the end, size not a
+multiple of 512; an offset needs no alignment); without 'size' the window runs
+to the end of the file. A reopen that leaves either option out resets it
+(offset 0, no size). The node's virtual-size is the window's, and its
+filename becomes "json:{...}" with the options (reference/block/filenames.py).
+"""
+
+from __future__ import annotations
+
+from reference.block.errors import BlockError, NotModelled
+from reference.block.node import Node
+from reference.qobject.values import QDict
+
+SECTOR = 512
+WINDOW_OPTIONS = ("offset", "size")
+
+
+def window_options(opts: QDict) -> tuple[int, int | None]:
+    offset, size = opts.get("offset") if "offset" in opts else 0, opts.get("size")
+    assert isinstance(offset, int) and (size is None or isinstance(size, int)), "the input visitor checked them"
+    return offset, size
+
+
+def window_error(offset: int, size: int | None, file_size: int) -> str | None:
+    if offset > file_size:
+        return f"Offset ({offset}) cannot be greater than size of the containing file ({file_size})"
+    if size is not None and file_size - offset < size:
+        # (sic: two spaces before "actual")
+        return (f"The sum of offset ({offset}) and size ({size}) has to be smaller or equal to the "
+                f" actual size of the containing file ({file_size})")  # fmt: skip
+    if size is not None and size % SECTOR:
+        return f"Specified size is not multiple of {SECTOR}"
+    return None
+
+
+def file_size_under(node: Node) -> int:
+    child = node.file_child
+    if child is None or child.facts is None or child.stale:
+        raise NotModelled("raw offset/size: the file's size is not known")
+    return child.facts.size
+
+
+def open_window(node: Node, opts: QDict) -> None:
+    """blockdev-add of a raw node, its file attached: check and set the window."""
+    offset, size = window_options(opts)
+    if "offset" not in opts and "size" not in opts:
+        return
+    error = window_error(offset, size, file_size_under(node))
+    if error is not None:
+        raise BlockError(error)
+    node.raw_offset, node.raw_size = offset, size
+
+
+def reopen_window_error(node: Node, entry: QDict) -> str | None:
+    if node.driver != "raw" or entry.get("driver") != "raw" or not any(k in entry for k in WINDOW_OPTIONS):
+        return None  # leaving both out resets the window: nothing to check
+    file = entry.get("file")  # inline options stay the same node (reopen checks them)
+    if isinstance(file, str) and (node.file_child is None or file != node.file_child.name):
+        raise NotModelled("blockdev-reopen: raw offset/size with another file is not modelled")
+    return window_error(*window_options(entry), file_size_under(node))
+
+
+def reopen_window(node: Node, entry: QDict) -> None:
+    """Commit: the entry's window, omitted options back to their defaults."""
+    if node.driver == "raw":
+        node.raw_offset, node.raw_size = window_options(entry)
+
+
+def visible_size(node: Node) -> int:
+    """The node's size as its parents see it: a raw node's window, else its file's size."""
+    assert node.facts is not None
+    if node.driver != "raw" or (node.raw_offset == 0 and node.raw_size is None):
+        return node.facts.size
+    return node.raw_size if node.raw_size is not None else node.facts.size - node.raw_offset
+
+
+def has_window(node: Node) -> bool:
+    return node.driver == "raw" and (node.raw_offset != 0 or node.raw_size is not None)
