@@ -14,7 +14,9 @@ from pathlib import Path
 
 from conformance.storage import _run
 
-JSON_NO_BACKING = 'json:{{"driver": "qcow2", "backing": null, "file": {{"driver": "file", "filename": {path}}}}}'
+JSON_NO_BACKING = (
+    'json:{{"driver": "qcow2", "backing": null, "file": {{"driver": "file", "filename": {path}}}}}'
+)
 
 
 def runs_of(data: bytes, start: int = 0) -> list[tuple[int, int, int]]:

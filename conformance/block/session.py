@@ -105,7 +105,9 @@ class Step:
             text += f"\n  observed events {observed} ({self.before_reply} before the reply)"
         if not self.output_agrees:
             assert self.predicted_output is not None
-            text += f"\n  expected output {render(self.predicted_output)!r}\n  observed output {self.output!r}"
+            text += (
+                f"\n  expected output {render(self.predicted_output)!r}\n  observed output {self.output!r}"
+            )
         return text
 
 
@@ -189,11 +191,13 @@ class Session:
         when = tuple(w for _event, w in timed or ())
         output = None if predicted_output is None or predicted is None else tuple(predicted_output)
         printed = self._output(len(output)) if output is not None else ""
-        return Step(command, predicted, why_not, line, predicted_events, tuple(events), when, before, output, printed)
+        return Step(
+            command, predicted, why_not, line, predicted_events, tuple(events), when, before, output, printed
+        )
 
     def _output(self, lines: int) -> str:
         """The process's stdout since the last examined step: until `lines` lines came, or a deadline."""
-        read_from = getattr(self.instance, "output_from", None)
+        read_from: Callable[[int], bytes] | None = getattr(self.instance, "output_from", None)
         if read_from is None:
             return "(this implementation's standard output cannot be read)"
         deadline = time.monotonic() + OUTPUT_TIMEOUT

@@ -25,7 +25,11 @@ def backing_overridden(node: Node) -> bool:
 def display_filename(node: Node) -> str:
     if node.driver == "file" or node.file_child is None:
         return node.filename
-    if backing_overridden(node) or has_window(node) or display_filename(node.file_child).startswith(JSON_PREFIX):
+    if (
+        backing_overridden(node)
+        or has_window(node)
+        or display_filename(node.file_child).startswith(JSON_PREFIX)
+    ):
         return JSON_PREFIX + to_json(open_options(node))
     return display_filename(node.file_child)
 

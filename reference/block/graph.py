@@ -16,9 +16,9 @@ from reference.block.names import check_new_name, lookup_error
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
 from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
+from reference.block.permissions import check, parent_user, users_of
 from reference.block.qemu_io_report import OutputLine
 from reference.block.raw_window import open_window
-from reference.block.permissions import check, parent_user, users_of
 from reference.block.storage import FileFacts, StorageFacts
 from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.patterns import ANY_INT

@@ -27,8 +27,8 @@ from reference.block.graph import BlockGraph
 from reference.block.guest_data import node_size, read_runs
 from reference.block.names import lookup_error
 from reference.block.node import Node
-from reference.block.raw_window import visible_size
 from reference.block.qemu_io_report import OutputLine, pattern_failed, report
+from reference.block.raw_window import visible_size
 
 WRITES = frozenset({"write", "aio_write"})
 SECTOR = 512  # unaligned requests take read-modify-write paths we do not model

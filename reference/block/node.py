@@ -15,8 +15,8 @@ _UNSET = object()
 # What a node's ImageInfo (and its filename) is made of: its image_stamp follows these alone,
 # so a change of read-only or name keeps the ImageInfos that contain the node's.
 IMAGE_ATTRIBUTES = frozenset(
-    {"driver", "filename", "file_child", "facts", "image", "backing", "auto_backing_file", "filter_of",
-     "raw_offset", "raw_size"}
+    {"driver", "filename", "file_child", "facts", "image", "backing", "auto_backing_file", "filter_of"}
+    | {"raw_offset", "raw_size"}
 )
 
 

@@ -20,7 +20,7 @@ WINDOW_OPTIONS = ("offset", "size")
 
 def window_options(opts: QDict) -> tuple[int, int | None]:
     offset, size = opts.get("offset") if "offset" in opts else 0, opts.get("size")
-    assert isinstance(offset, int) and (size is None or isinstance(size, int)), "the input visitor checked them"
+    assert isinstance(offset, int) and (size is None or isinstance(size, int)), "checked by the visitor"
     return offset, size
 
 
