@@ -23,12 +23,23 @@ from reference.block.storage import FileFacts, ImageFacts
 from reference.qobject.values import QDict
 
 M = 1 << 20
+OFFSET_ERROR = "Offset (2097153) cannot be greater than size of the containing file (2097152)"
+SUM_ERROR = (
+    "The sum of offset (0) and size (4194304) has to be smaller or equal to the "
+    " actual size of the containing file (2097152)"
+)
 CLUSTER = 65536
 
 
 def qcow2(size: int, backing: str | None = None) -> ImageFacts:
-    return ImageFacts("qcow2", size, CLUSTER, backing_file=backing, backing_format="qcow2" if backing else None,
-                      full_backing_file=backing)  # fmt: skip
+    return ImageFacts(
+        "qcow2",
+        size,
+        CLUSTER,
+        backing_file=backing,
+        backing_format="qcow2" if backing else None,
+        full_backing_file=backing,
+    )
 
 
 class DataStorage:
@@ -37,8 +48,12 @@ class DataStorage:
     def __init__(self) -> None:
         self.images = {"/hd0": qcow2(3 * M), "/hd1": qcow2(3 * M, "/hd0"), "/hd2": qcow2(3 * M), "/raw": None}
         # qcow2: the guest ranges each image holds itself; raw: the file's bytes
-        self.held = {"/hd0": [(0, M, 0xA0)], "/hd1": [(M, M, 0xA1)], "/hd2": [(2 * M, M, 0xA2)],
-                     "/raw": [(0, M, 0xA0), (M, M, 0xA1)]}  # fmt: skip
+        self.held = {
+            "/hd0": [(0, M, 0xA0)],
+            "/hd1": [(M, M, 0xA1)],
+            "/hd2": [(2 * M, M, 0xA2)],
+            "/raw": [(0, M, 0xA0), (M, M, 0xA1)],
+        }
 
     def open_error(self, path: str, write: bool) -> str | None:
         return None if path in self.images else "No such file or directory"
@@ -55,8 +70,12 @@ class DataStorage:
 
 
 def hd(i: int, **extra: Any) -> dict[str, Any]:
-    return {"driver": "qcow2", "node-name": f"hd{i}",
-            "file": {"driver": "file", "node-name": f"hd{i}-file", "filename": f"/hd{i}"}, **extra}  # fmt: skip
+    return {
+        "driver": "qcow2",
+        "node-name": f"hd{i}",
+        "file": {"driver": "file", "node-name": f"hd{i}-file", "filename": f"/hd{i}"},
+        **extra,
+    }
 
 
 RAW = {"driver": "raw", "node-name": "r", "file": {"driver": "file", "node-name": "rf", "filename": "/raw"}}
@@ -87,9 +106,9 @@ def relink(g: BlockGraph, i: int, backing: str | None) -> None:
 
 def test_a_qcow2_layer_reads_its_own_data_then_its_backing_then_zeros() -> None:
     g = graph_of_three()
-    assert reads_as(g, "hd0", 0, M, 0xA0) and reads_as(g, "hd0", M, M, 0) and reads_as(g, "hd0", 2 * M, M, 0)
+    assert [reads_as(g, "hd0", i * M, M, pattern) for i, pattern in enumerate((0xA0, 0, 0))] == [True] * 3
     relink(g, 0, "hd1")  # hd1 <- hd0
-    assert reads_as(g, "hd0", 0, M, 0xA0) and reads_as(g, "hd0", M, M, 0xA1) and reads_as(g, "hd0", 2 * M, M, 0)
+    assert [reads_as(g, "hd0", i * M, M, pattern) for i, pattern in enumerate((0xA0, 0xA1, 0))] == [True] * 3
     relink(g, 1, "hd2")  # hd2 <- hd1 <- hd0: two layers down
     assert reads_as(g, "hd0", 2 * M, M, 0xA2)
     relink(g, 1, None)  # detached again: zeros where hd2 answered
@@ -101,15 +120,19 @@ def test_a_read_spanning_layers_fails_the_pattern_with_the_requests_offset_and_l
     relink(g, 0, "hd1")
     reply, lines = io(g, "hd0", "read -P 0xa0 512k 1M")
     assert reply == ""
-    assert lines == ["Pattern verification failed at offset 524288, 1048576 bytes", *report("read", 512 * 1024, M)]
-    assert read_runs(g.storage, node(g, "hd0"), 512 * 1024, M) == [Run(512 * 1024, 512 * 1024, 0xA0),
-                                                                    Run(M, 512 * 1024, 0xA1)]  # fmt: skip
+    failed = "Pattern verification failed at offset 524288, 1048576 bytes"
+    assert lines == [failed, *report("read", 512 * 1024, M)]
+    assert read_runs(g.storage, node(g, "hd0"), 512 * 1024, M) == [
+        Run(512 * 1024, 512 * 1024, 0xA0),
+        Run(M, 512 * 1024, 0xA1),
+    ]
 
 
 def test_quiet_reads_print_only_a_pattern_failure() -> None:
     g = graph_of_three()
     assert io(g, "hd0", "read -q -P 0xa0 0 4k") == ("", [])
-    assert io(g, "hd0", "read -q -P 0xa1 0 4k") == ("", ["Pattern verification failed at offset 0, 4096 bytes"])
+    failed = "Pattern verification failed at offset 0, 4096 bytes"
+    assert io(g, "hd0", "read -q -P 0xa1 0 4k") == ("", [failed])
 
 
 def test_a_read_past_the_end_fails_with_eio_and_no_report() -> None:
@@ -123,9 +146,11 @@ def test_a_backing_shorter_than_its_overlay_reads_zeros_past_its_end() -> None:
     assert isinstance(storage, DataStorage)
     storage.images["/short"] = qcow2(M)
     storage.held["/short"] = [(0, M, 0x5A)]
-    run(g, "blockdev-add", **{**hd(2), "node-name": "short", "file": {"driver": "file", "filename": "/short"}})
+    short = {**hd(2), "node-name": "short", "file": {"driver": "file", "filename": "/short"}}
+    run(g, "blockdev-add", **short)
     relink(g, 1, "short")
-    assert read_runs(g.storage, node(g, "hd1"), 0, 3 * M) == [Run(0, M, 0x5A), Run(M, M, 0xA1), Run(2 * M, M, 0)]
+    expected = [Run(0, M, 0x5A), Run(M, M, 0xA1), Run(2 * M, M, 0)]
+    assert read_runs(g.storage, node(g, "hd1"), 0, 3 * M) == expected
 
 
 def test_a_raw_window_shifts_reads_and_its_size_and_a_reopen_without_it_resets_it() -> None:
@@ -136,7 +161,8 @@ def test_a_raw_window_shifts_reads_and_its_size_and_a_reopen_without_it_resets_i
     assert reads_as(g, "r", 0, M, 0xA1)
     assert io(g, "r", "read 1M 512") == ("", ["read failed: Input/output error"])
     assert image_info(node(g, "r")).get("virtual-size") == M
-    assert str(image_info(node(g, "r")).get("filename")).startswith('json:{"offset": 1048576, "driver": "raw"')
+    filename = str(image_info(node(g, "r")).get("filename"))
+    assert filename.startswith('json:{"offset": 1048576, "driver": "raw"')
     run(g, "blockdev-reopen", options=[RAW])
     assert reads_as(g, "r", 0, M, 0xA0)
     assert image_info(node(g, "r")).get("virtual-size") == 2 * M
@@ -146,9 +172,8 @@ def test_a_raw_window_shifts_reads_and_its_size_and_a_reopen_without_it_resets_i
 @pytest.mark.parametrize(
     ("window", "message"),
     [
-        ({"offset": 2 * M + 1}, "Offset (2097153) cannot be greater than size of the containing file (2097152)"),
-        ({"size": 4 * M}, "The sum of offset (0) and size (4194304) has to be smaller or equal to the  actual size"
-                          " of the containing file (2097152)"),  # fmt: skip
+        ({"offset": 2 * M + 1}, OFFSET_ERROR),
+        ({"size": 4 * M}, SUM_ERROR),
         ({"offset": 100, "size": 1000}, "Specified size is not multiple of 512"),
     ],
 )
@@ -165,7 +190,8 @@ def test_an_unaligned_offset_with_an_aligned_size_is_a_window() -> None:
     g = BlockGraph(DataStorage())
     run(g, "blockdev-add", **RAW, offset=512, size=M)
     assert io(g, "r", "read 1M 512") == ("", ["read failed: Input/output error"])  # the window is 1 MiB
-    assert read_runs(g.storage, node(g, "r"), M - 1024, 1024) == [Run(M - 1024, 512, 0xA0), Run(M - 512, 512, 0xA1)]
+    expected = [Run(M - 1024, 512, 0xA0), Run(M - 512, 512, 0xA1)]
+    assert read_runs(g.storage, node(g, "r"), M - 1024, 1024) == expected
 
 
 def test_reads_abstain_without_content_facts_and_after_a_write() -> None:
@@ -203,12 +229,19 @@ def test_the_timing_line_accepts_qemu_ios_shapes_only() -> None:
 
 def test_sizes_are_printed_as_qemu_io_rounds_them() -> None:
     assert [human_size(n) for n in (512, 4096, M, 1536, 2560, 3 * M)] == [
-        "512 bytes", "4 KiB", "1 MiB", "2 KiB", "2 KiB", "3 MiB"]  # fmt: skip
+        "512 bytes",
+        "4 KiB",
+        "1 MiB",
+        "2 KiB",
+        "2 KiB",
+        "3 MiB",
+    ]
 
 
 def test_output_must_be_the_predicted_lines_exactly() -> None:
     lines = report("read", 0, M)
-    good = "read 1048576/1048576 bytes at offset 0\n1 MiB, 1 ops; 00.00 sec (5.344 GiB/sec and 5471.9263 ops/sec)\n"
+    good = "read 1048576/1048576 bytes at offset 0\n"
+    good += "1 MiB, 1 ops; 00.00 sec (5.344 GiB/sec and 5471.9263 ops/sec)\n"
     assert output_matches(lines, good)
     assert not output_matches(lines, good.replace("offset 0", "offset 1"))
     assert not output_matches(lines, good.rstrip("\n"))  # a line not finished
