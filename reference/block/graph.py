@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reference.block.add_options import NodeOptions, apply, open_options, zeroes_error
 from reference.block.errors import BlockError, NotModelled
 from reference.block.job import Job
 from reference.block.names import check_new_name, lookup_error
@@ -112,10 +113,18 @@ class BlockGraph:
             raise
         root.monitor_owned = True
 
-    def _open(self, opts: QDict, inherited: Flags, created: list[Node], parent: Node | None) -> Node:
+    def _open(
+        self, opts: QDict, inherited: Flags, created: list[Node], parent: Node | None,
+        handed: NodeOptions | None = None,
+    ) -> Node:  # fmt: skip
+        """handed: the options of the parent opening the node with itself (inline or from its header)."""
         driver = driver_of(opts)
         flags = resolve_flags(opts, inherited)
-        child = self._open_child(opts.get("file"), flags, created) if driver in FORMATS else None
+        options = open_options(opts, handed)
+        child = self._open_child(opts.get("file"), flags, created, options) if driver in FORMATS else None
+        refused = zeroes_error(options)
+        if refused:  # checked after the 'file' child opened, before the name is claimed
+            raise BlockError(refused)
         name = opts.get("node-name")
         if isinstance(name, str):
             check_new_name(name, {node.name for node in self.nodes}, self.profile)
@@ -126,6 +135,7 @@ class BlockGraph:
         node.read_only_explicit = "read-only" in opts
         node.auto_read_only_explicit = "auto-read-only" in opts
         node.inherits_from = parent
+        apply(node, options)
         self.nodes.append(node)
         created.append(node)
         if driver == "file":
@@ -143,17 +153,20 @@ class BlockGraph:
             if driver == "raw":
                 open_window(node, opts)
         if driver == "qcow2":
-            self._open_backing(node, opts, created)
+            try:
+                self._open_backing(node, opts, created, options)
+            except BlockError as err:
+                raise BlockError(f"Could not open backing file: {err.desc}", err.error_class) from None
         return node
 
-    def _open_backing(self, node: Node, opts: QDict, created: list[Node]) -> None:
+    def _open_backing(self, node: Node, opts: QDict, created: list[Node], options: NodeOptions) -> None:
         assert node.image is not None
         header = node.image.backing_file or ""
         given = opts.get("backing")
         if "backing" not in opts:
             if not header:
                 return
-            child = self._open(self._header_backing(node), BACKING_DEFAULTS, created, node)
+            child = self._open(self._header_backing(node), BACKING_DEFAULTS, created, node, options)
             node.auto_backing_file = child.filename
         elif isinstance(given, QNull):
             node.auto_backing_file = header
@@ -166,7 +179,7 @@ class BlockGraph:
             node.auto_backing_file = header
         else:
             assert isinstance(given, QDict), "the input visitor checked 'backing'"
-            child = self._open(given, BACKING_DEFAULTS, created, node)
+            child = self._open(given, BACKING_DEFAULTS, created, node, options)
             node.auto_backing_file = header
         child.parents.append(node)
         node.backing = child
@@ -180,14 +193,14 @@ class BlockGraph:
         file = QDict({"driver": "file", "filename": image.full_backing_file})
         return QDict({"driver": image.backing_format, "file": file})
 
-    def _open_child(self, ref: object, flags: Flags, created: list[Node]) -> Node:
+    def _open_child(self, ref: object, flags: Flags, created: list[Node], options: NodeOptions) -> Node:
         if isinstance(ref, str):
             found = self.find(ref)
             if found is None:
                 raise lookup_error(self.profile, ref, ref)
             return found
         assert isinstance(ref, QDict), "the input visitor checked 'file'"
-        return self._open(ref, flags, created, None)
+        return self._open(ref, flags, created, None, options)
 
     def _shares_file(self, node: Node) -> bool:
         return any(o is not node and o.driver == "file" and o.filename == node.filename for o in self.nodes)

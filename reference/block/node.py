@@ -52,13 +52,15 @@ class Node:
     job_bitmap: int | None = None  # granularity of a mirror job's (anonymous, clean) dirty bitmap on it
     backend: str | None = None  # the -drive BlockBackend holding the node (query-block's "device")
     file_seq: int = 0  # when the node took its 'file' child (permission checks go newest first)
-    # query-named-block-nodes' "cache" and "detect_zeroes": blockdev-add's defaults until a reopen
-    # changes them (cache.* is handed down to the children that inherit the node's options)
+    # query-named-block-nodes' "cache" and "detect_zeroes": as the node opened (given, or cache.*
+    # inherited from the parent that opened it) until a reopen changes them
     cache_direct: bool = False
     cache_no_flush: bool = False
     detect_zeroes: str = "off"
     raw_offset: int = 0  # raw's window on its file (reference/block/raw_window.py)
     raw_size: int | None = None
+    cache_given: frozenset[str] = frozenset()  # cache members its own options set (not inherited)
+    discard: str = "ignore"  # reference/block/add_options.py
     # Set on every attribute write that changes a value (see __setattr__); in-place changes to
     # the lists above do not count, and query-named-block-nodes reads none of them.
     stamp: int = field(default=0, init=False, repr=False, compare=False)

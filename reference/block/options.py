@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from reference.block.errors import NotModelled
 from reference.qobject.values import QDict
 
-COMMON = frozenset({"driver", "node-name", "read-only", "auto-read-only"})
+# cache / detect-zeroes / discard: reference/block/add_options.py
+COMMON = frozenset({"driver", "node-name", "read-only", "auto-read-only", "cache", "detect-zeroes",
+                    "discard"})  # fmt: skip
 MODELLED_OPTIONS: dict[str, frozenset[str]] = {
     "file": COMMON | {"filename"},
     "raw": COMMON | {"file", "offset", "size"},

@@ -48,6 +48,7 @@ modelled.
 
 from __future__ import annotations
 
+from reference.block.add_options import apply, zeroes_error
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.job import inheriting
@@ -56,7 +57,7 @@ from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
 from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
-from reference.block.reopen_cache import shown_options
+from reference.block.reopen_cache import inline_options, shown_options
 from reference.qobject.values import QDict, QNull, bucket_of
 
 KEEP = object()  # the entry names the node's current backing (or null where it has none)
@@ -150,7 +151,7 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
     for node, flags in new.items():
         node.read_only, node.auto_read_only = flags.read_only, flags.auto_read_only
     for node, shown in caches.items():
-        node.cache_direct, node.cache_no_flush, node.detect_zeroes = shown
+        apply(node, shown)
     for node, entry in merged.items():
         parent = _queued_under(node, merged)
         kept = parent is not None and order.index(parent) < order.index(node)  # its old explicit ones join
@@ -217,12 +218,15 @@ def _option_error(node: Node, entry: QDict) -> str | None:
     if window is not None:
         return window
     zeroes = entry.get("detect-zeroes") if "detect-zeroes" in entry else "off"
-    discard = entry.get("discard") if "discard" in entry else "ignore"
+    discard = entry.get("discard") if "discard" in entry else node.discard  # left out: kept (qsd 7.2)
     if discard not in ("ignore", "unmap"):
         raise NotModelled(f"blockdev-reopen: discard {discard} is not modelled")
     if zeroes == "unmap" and discard != "unmap":  # the generic prepare: before the driver's
         return "setting detect-zeroes to unmap is not allowed without setting discard operation to unmap"
-    return _qcow2_cache_error(node, entry) if entry.get("driver") == "qcow2" == node.driver else None
+    if entry.get("driver") == "qcow2" == node.driver and (error := _qcow2_cache_error(node, entry)):
+        return error
+    child = entry.get("file")  # an inline child is prepared after its parent
+    return zeroes_error(inline_options(entry, child)) if isinstance(child, QDict) else None
 
 
 def _qcow2_cache_error(node: Node, entry: QDict) -> str | None:

@@ -1,64 +1,71 @@
-"""What a blockdev-reopen does to the options query-named-block-nodes shows: cache.*, detect-zeroes.
+"""What a blockdev-reopen does to cache.*, detect-zeroes and discard (the first two show in queries).
 
-Verified on qsd and qemu-system 7.2 (fixtures/block/cases/reopen-245-cache.json, iotest 245):
-a reopened node takes its entry's cache.direct / cache.no-flush (left out: off) and its
-detect-zeroes (left out: "off"). The children that inherit its options and that its entry
-names as they are (file or backing by node-name) keep their own values, but take each
-cache member the entry sets, and so do their children in turn; detect-zeroes is not handed
-down. A child given inline options starts from the defaults plus the members the entry sets.
+Verified on qsd and qemu-system 7.2 (fixtures/block/cases/reopen-245-cache.json and
+add-options-245.json, iotest 245): a reopened node takes its entry's cache.direct /
+cache.no-flush (left out: off) and detect-zeroes (left out: "off"); its discard stays as it
+was unless the entry sets it. The children that inherit its options and that its entry names
+as they are (file or backing by node-name) keep the cache members they set themselves and
+take each other member the entry sets (else keep theirs); their own children then take
+every member of theirs, and so on down. Such children keep detect-zeroes and discard
+(neither is handed down). A child given inline options starts from those, then the members
+the entry sets, then the defaults (discard "unmap": its parent is a format node).
 """
 
 from __future__ import annotations
 
+from reference.block.add_options import NodeOptions, given_cache, options_of, resolve, text
 from reference.block.errors import NotModelled
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
-Shown = tuple[bool, bool, str]  # cache.direct, cache.no-flush, detect-zeroes
-MEMBERS = ("direct", "no-flush")
 
-
-def shown_options(entries: dict[Node, QDict]) -> dict[Node, Shown]:
+def shown_options(entries: dict[Node, QDict]) -> dict[Node, NodeOptions]:
     """Each node the reopen changes (the entries' nodes and the children they hand down to)."""
-    shown: dict[Node, Shown] = {}
+    shown: dict[Node, NodeOptions] = {}
     for node, entry in entries.items():
-        given = _cache_given(entry)
-        zeroes = entry.get("detect-zeroes") if "detect-zeroes" in entry else "off"
-        assert isinstance(zeroes, str), "the input visitor checked 'detect-zeroes'"
-        shown[node] = (given.get("direct", False), given.get("no-flush", False), zeroes)
+        given = given_cache(entry)
+        discard = text(entry, "discard", node.discard)
+        shown[node] = NodeOptions(
+            (given.get("direct", False), given.get("no-flush", False)), frozenset(given),
+            text(entry, "detect-zeroes", "off"), discard,
+        )  # fmt: skip
         _hand_down(node, entry, given, entries, shown)
     return shown
 
 
-def _cache_given(entry: QDict) -> dict[str, bool]:
-    cache = entry.get("cache")
-    if not isinstance(cache, QDict):
-        return {}
-    given = {member: cache.get(member) for member in MEMBERS if member in cache}
-    return {member: value for member, value in given.items() if isinstance(value, bool)}
+def inline_options(entry: QDict, options: QDict) -> NodeOptions:
+    """A 'file' child reopened with inline options under ENTRY."""
+    return resolve(options, given_cache(entry), child_of_format=True)
 
 
 def _hand_down(
-    node: Node, options: QDict | None, given: dict[str, bool], entries: dict[Node, QDict],
-    shown: dict[Node, Shown],
+    node: Node, options: QDict | None, passed: dict[str, bool], entries: dict[Node, QDict],
+    shown: dict[Node, NodeOptions],
 ) -> None:  # fmt: skip
-    """The children queued under `node`; `options` is its entry (None: it keeps its old ones)."""
+    """The children queued under `node`; `options` is its entry (None: it keeps its old ones);
+    `passed`: the cache members its new options carry."""
     for child in node.children():
         if child.inherits_from is not node:
             continue  # opened elsewhere: not queued with the node
         named = options.get("file" if child is node.file_child else "backing") if options else child.name
         if not isinstance(named, QDict) and named != child.name:
             continue  # detached or replaced: not queued
-        old = (child.cache_direct, child.cache_no_flush)
+        old = options_of(child)
         if child in entries:  # queued twice: which options win is not pinned
-            if given or old != (False, False):
+            if passed or old.cache != (False, False) or old.cache_given:
                 raise NotModelled("blockdev-reopen: cache modes of a child with an entry are not modelled")
             continue
         if isinstance(named, QDict):  # inline options: no old ones kept
-            if given and child.children():
+            new = resolve(named, passed, child_of_format=True)
+            if new.cache != (False, False) and child.children():
                 raise NotModelled("blockdev-reopen: cache modes below an inline child are not modelled")
-            shown[child] = (given.get("direct", False), given.get("no-flush", False), "off")
+            shown[child] = new
             continue
-        direct, no_flush = (given.get(member, was) for member, was in zip(MEMBERS, old, strict=True))
-        shown[child] = (direct, no_flush, child.detect_zeroes)
-        _hand_down(child, None, given, entries, shown)
+        cache = tuple(
+            was if member in old.cache_given else passed.get(member, was)
+            for member, was in zip(("direct", "no-flush"), old.cache, strict=True)
+        )
+        assert len(cache) == 2
+        new = NodeOptions((cache[0], cache[1]), old.cache_given, old.detect_zeroes, old.discard)
+        shown[child] = new
+        _hand_down(child, None, new.passed_down(), entries, shown)

@@ -99,6 +99,8 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
     "detect_zeroes": lambda node, v: "unmap" if v == "on" else "on",
     "raw_offset": lambda node, v: int(str(v)) + 512,
     "raw_size": lambda node, v: 512 if v is None else None,
+    "cache_given": lambda node, v: frozenset({"direct"}) if not v else frozenset(),
+    "discard": lambda node, v: "unmap" if v == "ignore" else "ignore",
 }
 # What a node's BlockDeviceInfo is made of (device_info, image_info, display_filename).
 READ = {"name", "auto_named", "driver", "filename", "read_only", "file_child", "facts", "image", "backing",
