@@ -30,6 +30,7 @@ from conformance.errors import QconformError
 from conformance.implementations import Implementation
 from conformance.jsonfile import read_validated_json
 from conformance.storage import reads_pattern
+from reference.block.devices import machine_option
 from reference.block.drive import adopt_names, open_blockdev, open_drive, parse_drive
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
@@ -40,6 +41,7 @@ SCHEMA = BLOCK_DIR / "scenarios.schema.json"
 PATH_TOKEN = re.compile(r"@((?:scratch/)?[a-z0-9-]+)")  # "@NAME" inside an option's value
 Started = CommandLineInstance | ContainerCommandLine
 QSD_OPTIONS = {"-blockdev": "--blockdev"}  # -drive has no qemu-storage-daemon form
+MACHINE_OPTIONS = ("-machine", "-incoming")  # qemu-system only; they make no block node
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Scenario:
     options: tuple[tuple[str, str], ...]
     steps: tuple[dict[str, Any], ...]
     data: tuple[dict[str, Any], ...]
+    containers: tuple[str, ...] | None = None  # FAMILY@SUITE it is pinned on (None: the test's list)
 
     def fixture(self) -> BlockFixture:
         """The images as the storage views take them."""
@@ -96,7 +99,7 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
     return Scenario(
         raw["id"], raw["description"], raw["storage"], tuple(raw["images"]), tuple(raw["programs"]),
         tuple((option, value) for option, value in raw["options"]), tuple(raw["steps"]),
-        tuple(raw.get("data", ())),
+        tuple(raw.get("data", ())), tuple(raw["containers"]) if "containers" in raw else None,
     )  # fmt: skip
 
 
@@ -135,6 +138,8 @@ def prepare(options: list[tuple[str, str]], refused: list[str]) -> Any:
                 if option == "-drive":
                     open_drive(graph, parse_drive(value, drives))
                     drives += 1
+                elif option in MACHINE_OPTIONS:
+                    machine_option(graph.devices, option, value)
                 else:
                     open_blockdev(graph, value)
         except BlockError as err:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reference.block.errors import NotModelled
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
@@ -45,6 +46,8 @@ def given_cache(opts: QDict) -> dict[str, bool]:
     if not isinstance(cache, QDict):
         return {}
     given = {member: cache.get(member) for member in MEMBERS if member in cache}
+    if not all(isinstance(value, bool) for value in given.values()):  # keyval text QEMU would refuse
+        raise NotModelled("cache members that are not booleans are not modelled")
     return {member: value for member, value in given.items() if isinstance(value, bool)}
 
 

@@ -147,7 +147,8 @@ def keyval_options(text: str) -> QDict:
         target = root
         for parent in parents:
             target = target.setdefault(parent, {})
-        target[last] = BOOLS.get(value, value) if last in ("read-only", "auto-read-only") else value
+        boolean = last in ("read-only", "auto-read-only") or parents[-1:] == ["cache"]
+        target[last] = BOOLS.get(value, value) if boolean else value
     return _qdict(root)
 
 

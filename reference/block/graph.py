@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reference.block.add_options import NodeOptions, apply, open_options, zeroes_error
+from reference.block.devices import Devices
 from reference.block.errors import BlockError, NotModelled
 from reference.block.job import Job
 from reference.block.names import check_new_name, lookup_error
@@ -48,6 +49,7 @@ class BlockGraph:
         # report), None: not predicted. Handed out with take_output.
         self.output: list[OutputLine] | None = None
         self._seq = 0  # counts attachments of users to nodes (permission checks go newest first)
+        self.devices = Devices()  # guest devices and AioContexts (qemu-system with a PCI bus)
 
     def next_seq(self) -> int:
         self._seq += 1

@@ -49,6 +49,7 @@ modelled.
 from __future__ import annotations
 
 from reference.block.add_options import apply, zeroes_error
+from reference.block.devices import attach_backing, check_reopen
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.job import inheriting
@@ -88,6 +89,7 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
         raise NotModelled("an empty list aborts QEMU 7.2")
     if graph.jobs:  # the drain pauses the job: "standby" and "ready" events around the reply
         raise NotModelled("blockdev-reopen while a block job runs is not modelled")
+    check_reopen(graph, entries)
     given = _merge(graph, entries)
     option_errors = [error for node, entry in given.items() if (error := _option_error(node, entry))]
     merged = {node: _without_options(entry) for node, entry in given.items()}
@@ -108,6 +110,7 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
     backings: dict[Node, Node | None] = {}
     files: dict[Node, Node] = {}
     inline: dict[Node, QDict] = {}  # a child reopened with inline options: those options
+    moves: list[tuple[list[Node], str | None]] = []  # nodes going to another AioContext
     order = list(merged)
     for node, entry in merged.items():
         flags = new[node] = _queued_flags(node, entry, merged, order)
@@ -119,6 +122,8 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
                 if not unchanged:
                     raise NotModelled("blockdev-reopen: a new backing with other changes is not modelled")
                 backings[node] = backing
+                if backing is not None:  # linked right away: the AioContext moves come with it
+                    moves += attach_backing(graph, node, backing)
         if node.driver in FORMATS:
             file = _new_file(graph, node, entry.get("file"))
             if file is not None:
@@ -164,6 +169,8 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
         child.name_in_options = "node-name" in options
     for node, backing in backings.items():
         _relink(graph, node, backing)
+    for nodes, context in moves:
+        graph.devices.move(nodes, context)
     for node, file in files.items():
         _relink_file(graph, node, file)
 

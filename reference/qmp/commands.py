@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reference.block import commands as block
-from reference.block import job_commands
+from reference.block import devices, job_commands
 from reference.block.errors import BlockError
+from reference.block.errors import NotModelled as BlockNotModelled
 from reference.block.hmp import human_monitor_command
 from reference.block.reopen import x_blockdev_reopen
 from reference.block.storage import UnknownStorage
@@ -71,6 +72,8 @@ def _block_handler(command: Callable[[BlockGraph, QDict], QObject | None]) -> Ha
 
     def handler(conn: QmpConnection, args: QDict) -> QObject | None:
         graph = conn.process.block or conn.process.attach_storage(UnknownStorage())
+        if graph.devices.in_use() and command not in WITH_DEVICES:
+            raise BlockNotModelled(f"{command.__name__} with guest devices is not modelled")
         try:
             return command(graph, args)
         except BlockError as err:
@@ -78,6 +81,14 @@ def _block_handler(command: Callable[[BlockGraph, QDict], QObject | None]) -> Ha
 
     return handler
 
+
+# The block commands modelled while guest devices exist (reference/block/devices.py).
+WITH_DEVICES: tuple[Callable[[BlockGraph, QDict], QObject | None], ...] = (
+    block.query_named_block_nodes,
+    block.blockdev_reopen,
+    devices.object_add,
+    devices.device_add,
+)
 
 HANDLERS: dict[str, Handler] = {
     "qmp_capabilities": qmp_capabilities,
@@ -112,7 +123,10 @@ HANDLERS: dict[str, Handler] = {
     "block-export-del": _block_handler(block.block_export_del),
     "query-block-exports": _block_handler(block.query_block_exports),
     "human-monitor-command": _block_handler(human_monitor_command),
+    "object-add": _block_handler(devices.object_add),
 }
+# Commands whose handler reads the raw arguments (the profile's unvisited_commands).
+RAW_HANDLERS: dict[str, Handler] = {"device_add": _block_handler(devices.device_add)}
 
 # qemu-system reports the shutdown before it answers quit; the daemon just leaves.
 QUIT_EMITS_SHUTDOWN = {Flavour.SYSTEM: True, Flavour.STORAGE_DAEMON: False}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from reference.block.errors import NotModelled as BlockNotModelled
 from reference.qapi.input_visitor import InputVisitor, VisitAbstains, VisitError
-from reference.qmp.commands import HANDLERS, CommandError, Quit
+from reference.qmp.commands import HANDLERS, RAW_HANDLERS, CommandError, Quit
 from reference.qobject.values import QDict, QObject
 
 if TYPE_CHECKING:
@@ -107,15 +107,18 @@ def _run(conn: QmpConnection, request: QDict) -> tuple[QObject, bool] | Abstain:
         raise CommandError(process.profile.disabled_command_class, message)
     if exec_key == "exec-oob" and not info.allow_oob:
         raise CommandError("GenericError", f"The command {command} does not support OOB")
-    if command in process.profile.unvisited_commands:
-        return Abstain(f"{command}: its handler reads the raw arguments, without the visitor")
     arguments = request.get("arguments")
     args = arguments if isinstance(arguments, QDict) else QDict()
-    try:
-        InputVisitor(process.schema, process.profile).check_arguments(info.arg_type, args)
-    except VisitAbstains as why:
-        return Abstain(f"{command}: {why.reason}")
-    handler = HANDLERS.get(command)
+    if command in process.profile.unvisited_commands:
+        handler = RAW_HANDLERS.get(command)  # it checks what it reads itself, abstaining otherwise
+        if handler is None or not isinstance(arguments, QDict):
+            return Abstain(f"{command}: its handler reads the raw arguments, without the visitor")
+    else:
+        try:
+            InputVisitor(process.schema, process.profile).check_arguments(info.arg_type, args)
+        except VisitAbstains as why:
+            return Abstain(f"{command}: {why.reason}")
+        handler = HANDLERS.get(command)
     if handler is None:
         return Abstain(f"{command} is not modelled")
     try:

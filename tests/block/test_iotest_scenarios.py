@@ -31,6 +31,7 @@ CONTAINER_RUNS = [
     (scenario, name) for scenario in SCENARIOS
     for name in CONTAINERS + (HMP_232 if scenario.id.startswith("iotest-232") else ())
     if name.split("@")[0] in scenario.programs
+    and (scenario.containers is None or name in scenario.containers)
 ]  # fmt: skip
 
 
