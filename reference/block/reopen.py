@@ -41,9 +41,9 @@ Option changes of iotest 245's test_reopen (verified on qsd 7.2, reopen-245-opti
 once, 'l2-cache-size' or 'refcount-cache-size' above 'cache-size', then 'l2-cache-entry-size'
 (a power of two from 512 to the cluster size). Valid values of these and of
 'pass-discard-request' / 'discard' show nowhere. Accepted cache modes and detect-zeroes show in
-query-named-block-nodes: reference/block/reopen_cache.py. raw's 'offset' / 'size':
-reference/block/raw_window.py. Which error wins when an option error meets another error is not
-modelled.
+query-named-block-nodes: reference/block/reopen_cache.py; an entry leaving 'discard' out keeps the
+node's (reference/block/add_options.py). raw's 'offset' / 'size': reference/block/raw_window.py.
+Which error wins when an option error meets another error is not modelled.
 """
 
 from __future__ import annotations
