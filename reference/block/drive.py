@@ -5,7 +5,9 @@ blockdev-add's: format= is the driver, file= a path for an inline 'file'
 protocol child, auto-read-only defaults to on, and every node QEMU names
 itself. Dotted backing.node-name / backing.backing (iotest 249) are options for
 the backing node the header names; a missing format= is probed, modelled for a
-qcow2 header only (the storage knows the header: a fact about the file). A
+qcow2 header only (the storage knows the header: a fact about the file).
+cache=writeback|none|unsafe, detect-zeroes= and discard= are the root node's options, its
+'file' child inheriting the cache modes (scenario drive-cache-options). A
 failing option ends the program: one line on stderr,
 "PROGRAM: OPTION VALUE: MESSAGE", exit status 1 (verified on qemu-system-x86_64
 and qemu-storage-daemon 7.2).
@@ -28,9 +30,14 @@ EXIT_STATUS = 1  # a command-line option QEMU cannot apply: exit(1)
 # QEMU's own node names: "#block", a counter, then two random digits.
 AUTO_NODE_NAME = re.compile(r"#block[0-9]+[0-9]{2}")
 DRIVE_KEYS = frozenset({"if", "id", "file", "format", "driver", "filename", "node-name", "read-only",
-                        "auto-read-only", "backing.node-name", "backing.backing"})  # fmt: skip
+                        "auto-read-only", "backing.node-name", "backing.backing", "cache", "detect-zeroes",
+                        "discard"})  # fmt: skip
 BACKING_KEYS = ("backing.node-name", "backing.backing")
 BOOLS = {"on": True, "off": False}
+# cache=MODE as the root's cache.direct / cache.no-flush; writethrough and directsync turn the
+# BlockBackend's write cache off (query-block shows it): not modelled.
+CACHE_MODES = {"writeback": (False, False), "none": (True, False), "unsafe": (False, True)}
+TEXT_OPTIONS = {"detect-zeroes": ("off", "on", "unmap"), "discard": ("ignore", "unmap")}
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,16 @@ def parse_drive(text: str, index: int = 0) -> Drive:
         if value is not None and value not in BOOLS:
             raise NotModelled(f"-drive: {key}={value} is not modelled")
         node[key] = default if value is None else BOOLS[value]
+    if "cache" in opts:  # the root's options: its file child inherits them (add_options.py)
+        if opts["cache"] not in CACHE_MODES:
+            raise NotModelled(f"-drive: cache={opts['cache']} is not modelled")
+        direct, no_flush = CACHE_MODES[opts["cache"]]
+        node["cache"] = QDict({"direct": direct, "no-flush": no_flush})
+    for key, values in TEXT_OPTIONS.items():
+        if key in opts:
+            if opts[key] not in values:
+                raise NotModelled(f"-drive: {key}={opts[key]} is not modelled")
+            node[key] = opts[key]
     backing: dict[str, QObject] = {
         key.removeprefix("backing."): opts[key] for key in BACKING_KEYS if key in opts
     }

@@ -12,7 +12,8 @@ import pytest
 
 from block.test_block_model import FakeStorage
 from reference.block.add_options import UNMAP_REFUSED
-from reference.block.errors import BlockError
+from reference.block.drive import open_blockdev, open_drive, parse_drive
+from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.query import named_block_nodes
 from reference.block.reopen import blockdev_reopen
@@ -156,3 +157,19 @@ def test_a_reopen_entry_leaving_discard_out_keeps_the_nodes() -> None:
     with pytest.raises(BlockError, match=REFUSED):
         reopen(g, alone | {ZEROES: "unmap"})
     assert shown(g) == {"hd0": "00 off", "hd0-file": "00 off"}
+
+
+def test_command_line_cache_modes() -> None:
+    """-drive cache= / detect-zeroes= and --blockdev cache.*: the root's (scenario drive-cache-options)."""
+    g = graph()
+    open_drive(g, parse_drive("if=none,file=/hd0,format=qcow2,node-name=n0,cache=none,detect-zeroes=on"))
+    open_blockdev(
+        g, "qcow2,node-name=t,file.driver=file,file.node-name=tf,file.filename=/top,cache.no-flush=on"
+    )
+    found = shown(g)
+    assert (found["n0"], found["t"], found["tf"]) == ("10 on", "01 off", "01 off")
+    assert sorted(value for name, value in found.items() if name not in ("n0", "t", "tf")) == [
+        "01 off"
+    ] * 2 + ["10 off"]  # n0's file child, and t's header backing node with its file
+    with pytest.raises(NotModelled, match="cache=writethrough"):
+        parse_drive("if=none,file=/hd0,cache=writethrough")

@@ -75,8 +75,10 @@ def test_option_splitting_and_what_is_not_modelled() -> None:
         parse_drive("if=ide,file=/rw,format=raw")
     with pytest.raises(NotModelled):
         open_drive(_graph(), parse_drive("if=none,file=/rw"))  # probing finds no qcow2 header
+    with pytest.raises(NotModelled):  # the BlockBackend's write cache off
+        parse_drive("if=none,file=/rw,format=raw,cache=directsync")
     with pytest.raises(NotModelled):
-        parse_drive("if=none,file=/rw,format=raw,cache=none")
+        parse_drive("if=none,file=/rw,format=raw,aio=threads")
 
 
 def test_auto_node_name_rule() -> None:
