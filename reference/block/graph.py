@@ -18,6 +18,7 @@ from reference.block.names import check_new_name, lookup_error
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
 from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
+from reference.block.other_drivers import OTHER_DRIVERS, open_other, record_options
 from reference.block.permissions import check, parent_user, users_of
 from reference.block.qemu_io_report import OutputLine
 from reference.block.raw_window import open_window
@@ -48,6 +49,9 @@ class BlockGraph:
         # What the process prints on its standard output for the current command (HMP qemu-io's
         # report), None: not predicted. Handed out with take_output.
         self.output: list[OutputLine] | None = None
+        self.throttle_groups: list[
+            str
+        ] = []  # throttle-group objects' ids (reference/block/throttle_groups.py)
         self._seq = 0  # counts attachments of users to nodes (permission checks go newest first)
         self.devices = Devices()  # guest devices and AioContexts (qemu-system with a PCI bus)
 
@@ -147,6 +151,14 @@ class BlockGraph:
         elif driver == "null-co":
             node.filename = "null-co://"
             node.facts = null_facts()
+        elif driver in OTHER_DRIVERS:
+            open_other(
+                node,
+                opts,
+                flags,
+                lambda ref, fl: self._open_child(ref, fl, created, options),
+                self.throttle_groups,
+            )
         else:
             assert child is not None
             if child.inherits_from is None and isinstance(opts.get("file"), QDict):
@@ -159,6 +171,7 @@ class BlockGraph:
                 self._open_backing(node, opts, created, options)
             except BlockError as err:
                 raise BlockError(f"Could not open backing file: {err.desc}", err.error_class) from None
+        record_options(node, opts)
         return node
 
     def _open_backing(self, node: Node, opts: QDict, created: list[Node], options: NodeOptions) -> None:

@@ -61,6 +61,12 @@ class Node:
     raw_size: int | None = None
     cache_given: frozenset[str] = frozenset()  # cache members its own options set (not inherited)
     discard: str = "ignore"  # reference/block/add_options.py
+    # Drivers of reference/block/other_drivers.py: children other than 'file' and 'backing'
+    # (quorum's, blkverify's, blkdebug's image), options a reopen may neither change nor drop,
+    # and a throttle node's group.
+    extra_children: list[Node] = field(default_factory=list)
+    sticky_options: dict[str, object] = field(default_factory=dict)
+    throttle_group: str | None = None
     # Set on every attribute write that changes a value (see __setattr__); in-place changes to
     # the lists above do not count, and query-named-block-nodes reads none of them.
     stamp: int = field(default=0, init=False, repr=False, compare=False)
@@ -98,7 +104,7 @@ class Node:
         return self.driver == "qcow2"
 
     def children(self) -> list[Node]:
-        return [child for child in (self.file_child, self.backing) if child is not None]
+        return [child for child in (self.file_child, self.backing, *self.extra_children) if child is not None]
 
     def deep_image_stamp(self) -> int:
         """The newest image_stamp among this node and all it reaches (file child, backing, filtered node).

@@ -17,10 +17,15 @@ from reference.qobject.values import QDict
 COMMON = frozenset({"driver", "node-name", "read-only", "auto-read-only", "cache", "detect-zeroes",
                     "discard"})  # fmt: skip
 MODELLED_OPTIONS: dict[str, frozenset[str]] = {
-    "file": COMMON | {"filename"},
+    "file": COMMON | {"filename", "locking", "x-check-cache-dropped"},
     "raw": COMMON | {"file", "offset", "size"},
     "qcow2": COMMON | {"file", "backing"},
-    "null-co": COMMON,
+    "null-co": COMMON | {"size"},
+    # reference/block/other_drivers.py
+    "throttle": COMMON | {"file", "throttle-group"},
+    "blkdebug": COMMON | {"image", "config", "align"},
+    "quorum": COMMON | {"children", "vote-threshold"},
+    "blkverify": COMMON | {"test", "raw"},
     "nbd": COMMON | {"server", "export"},
 }
 FORMATS = frozenset({"raw", "qcow2"})  # drivers with a 'file' child

@@ -56,6 +56,13 @@ from reference.block.job import inheriting
 from reference.block.names import lookup_error
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
+from reference.block.other_drivers import (
+    OTHER_DRIVERS,
+    check_reset,
+    reopen_other,
+    sticky_changes,
+    under_other_driver,
+)
 from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
 from reference.block.reopen_cache import inline_options, shown_options
@@ -111,9 +118,17 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
     files: dict[Node, Node] = {}
     inline: dict[Node, QDict] = {}  # a child reopened with inline options: those options
     moves: list[tuple[list[Node], str | None]] = []  # nodes going to another AioContext
+    filter_changes = []  # reference/block/other_drivers.py's nodes: applied once all checks pass
     order = list(merged)
     for node, entry in merged.items():
+        if node.driver in OTHER_DRIVERS:
+            filter_changes.append(
+                reopen_other(node, given[node], _flags_of(node, entry), graph.throttle_groups)
+            )
+            continue
         flags = new[node] = _queued_flags(node, entry, merged, order)
+        if under_other_driver(node) and flags != Flags(node.read_only, node.auto_read_only):
+            raise NotModelled("blockdev-reopen: a read-only change under a filter node is not modelled")
         unchanged = flags == Flags(node.read_only, node.auto_read_only) and len(merged) == 1
         if node.driver == "qcow2":
             backing = _new_backing(graph, node, entry)
@@ -171,6 +186,8 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
         _relink(graph, node, backing)
     for nodes, context in moves:
         graph.devices.move(nodes, context)
+    for change in filter_changes:
+        change()
     for node, file in files.items():
         _relink_file(graph, node, file)
 
@@ -304,7 +321,8 @@ def _kept(child: Node, key: str, parent_entry: QDict | None) -> bool:
 
 def _check_unchanged(node: Node, entry: QDict) -> None:
     """QEMU's last check: options other than the links must equal the node's (hash order)."""
-    changed = []
+    check_reset(node, entry)  # the driver's first check
+    changed = sticky_changes(node, entry)
     # a name QEMU made up, or one a reopen dropped, is no option: naming the node "changes" it
     if node.auto_named or not node.name_in_options:
         changed.append("node-name")
@@ -356,9 +374,11 @@ def _inline_child(node: Node, options: QDict, merged: dict[Node, QDict]) -> Node
     if options.get("driver") != child.driver or child.auto_named:
         raise NotModelled("blockdev-reopen: inline options changing the child's driver are not modelled")
     driver_of(options)
+    check_reset(child, options)
     renamed = "node-name" in options and (options.get("node-name") != child.name or not child.name_in_options)
     moved = options.get("filename") != child.filename
-    _first_change([key for key, differs in (("node-name", renamed), ("filename", moved)) if differs])
+    differing = [key for key, differs in (("node-name", renamed), ("filename", moved)) if differs]
+    _first_change(differing + sticky_changes(child, options))
     return child
 
 

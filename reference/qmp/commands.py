@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reference.block import commands as block
-from reference.block import devices, job_commands
+from reference.block import devices, job_commands, objects
 from reference.block.errors import BlockError
 from reference.block.errors import NotModelled as BlockNotModelled
 from reference.block.hmp import human_monitor_command
@@ -86,7 +86,7 @@ def _block_handler(command: Callable[[BlockGraph, QDict], QObject | None]) -> Ha
 WITH_DEVICES: tuple[Callable[[BlockGraph, QDict], QObject | None], ...] = (
     block.query_named_block_nodes,
     block.blockdev_reopen,
-    devices.object_add,
+    objects.object_add,
     devices.device_add,
 )
 
@@ -123,7 +123,8 @@ HANDLERS: dict[str, Handler] = {
     "block-export-del": _block_handler(block.block_export_del),
     "query-block-exports": _block_handler(block.query_block_exports),
     "human-monitor-command": _block_handler(human_monitor_command),
-    "object-add": _block_handler(devices.object_add),
+    "object-add": _block_handler(objects.object_add),
+    "object-del": _block_handler(objects.object_del),
 }
 # Commands whose handler reads the raw arguments (the profile's unvisited_commands).
 RAW_HANDLERS: dict[str, Handler] = {"device_add": _block_handler(devices.device_add)}

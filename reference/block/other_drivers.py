@@ -1,0 +1,202 @@
+"""quorum, blkverify, blkdebug and throttle nodes, and the options of any driver a reopen cannot touch.
+
+Verified on qsd and qemu-system 7.2 (iotest 245's test_misc_drivers, test_graph_cycles and
+test_reset_default_values; fixtures/block/cases/reopen-245-drivers.json):
+
+- blockdev-add: quorum checks its vote-threshold against the number of children ("threshold
+  may not exceed children count") before it looks them up; blkverify opens 'raw' before
+  'test'; throttle opens its 'file' and then looks up its group ("Throttle group '%s' does
+  not exist"); blkdebug reads its config file (only /dev/null, which is empty, is modelled:
+  the oracle does no I/O). Children come by name or inline; a child shared with a parent of
+  another driver abstains (permissions are not modelled here).
+- blockdev-reopen: quorum and blkverify have no reopen ("Block format '%s' used by node '%s'
+  does not support reopening files"). Options a driver keeps for good (null-co's 'size',
+  file's 'locking', blkdebug's 'config' and 'align') cannot be left out ("Option '%s' cannot
+  be reset to its default value", checked first) nor given a value they did not have ("Cannot
+  change the option '%s'", checked last, as a new value for blkdebug's 'image' is);
+  'x-check-cache-dropped' may do either. throttle may switch to another existing group. A
+  child reopened inline must be reopened as it is.
+- query-named-block-nodes with any of these nodes (or a node with such an option) abstains:
+  their filenames are json:{...} built from their options, not modelled.
+
+Read-only changes of these nodes or of their children abstain: what they take of their
+children is not modelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reference.block.errors import BlockError, NotModelled
+from reference.block.node import Node
+from reference.block.options import Flags, driver_of, resolve_flags
+from reference.block.storage import FileFacts
+from reference.qobject.values import QDict, QNull, bucket_of
+
+OTHER_DRIVERS = frozenset({"quorum", "blkverify", "blkdebug", "throttle"})
+NO_REOPEN = frozenset({"quorum", "blkverify"})
+STICKY = {"null-co": ("size",), "file": ("locking",), "blkdebug": ("config", "align")}
+EMPTY_CONFIG = "/dev/null"
+
+OpenChild = Callable[[object, Flags], Node]  # opens (inline) or looks up (by name) a child
+
+
+def open_other(node: Node, opts: QDict, flags: Flags, open_child: OpenChild, groups: list[str]) -> None:
+    """Open a quorum, blkverify, blkdebug or throttle node (its name already taken)."""
+    driver = node.driver
+    if driver == "quorum":
+        children = opts.get("children")
+        threshold = opts.get("vote-threshold")
+        assert isinstance(children, list) and isinstance(threshold, int), "the input visitor checked them"
+        if not children or threshold < 1:
+            raise NotModelled("blockdev-add: quorum without children or with a threshold below 1")
+        if threshold > len(children):
+            raise BlockError("threshold may not exceed children count")
+        _link(node, [open_child(ref, flags) for ref in children])
+    elif driver == "blkverify":
+        raw = open_child(opts.get("raw"), flags)
+        _link(node, [open_child(opts.get("test"), flags), raw])
+    elif driver == "blkdebug":
+        if "config" in opts and opts.get("config") != EMPTY_CONFIG:
+            raise NotModelled("blockdev-add: a blkdebug config file other than /dev/null is not modelled")
+        align = opts.get("align")
+        if align is not None and (not isinstance(align, int) or align <= 0 or align & (align - 1)):
+            raise NotModelled("blockdev-add: a blkdebug align that is not a power of two")
+        _link(node, [open_child(opts.get("image"), flags)])
+    else:
+        child = open_child(opts.get("file"), flags)
+        group = opts.get("throttle-group")
+        assert isinstance(group, str), "the input visitor checked 'throttle-group'"
+        if group not in groups:
+            raise BlockError(f"Throttle group '{group}' does not exist")
+        _check_shared(child)
+        node.file_child = child
+        child.parents.append(node)
+        node.filename, node.facts = child.filename, child.facts
+        node.throttle_group = group
+
+
+def _check_shared(child: Node) -> None:
+    if any(parent.driver not in OTHER_DRIVERS for parent in child.parents):
+        raise NotModelled("blockdev-add: a child shared with a node of another driver (permissions)")
+
+
+def _link(node: Node, children: list[Node]) -> None:
+    if len(set(children)) != len(children):
+        raise NotModelled("blockdev-add: a node twice among the children is not modelled")
+    for child in children:
+        _check_shared(child)
+    for child in children:
+        child.parents.append(node)
+    node.extra_children = children
+
+
+def record_options(node: Node, opts: QDict) -> None:
+    """Keep the options a reopen may not change; null-co's size is its disk's."""
+    node.sticky_options = {key: opts.get(key) for key in STICKY.get(node.driver, ()) if key in opts}
+    if node.driver == "null-co" and "size" in opts:
+        size = opts.get("size")
+        assert isinstance(size, int), "the input visitor checked 'size'"
+        if size < 0:
+            raise NotModelled("blockdev-add: a negative null-co size is not modelled")
+        node.facts = FileFacts(size=size, allocated=0)
+
+
+def query_abstains(nodes: list[Node]) -> bool:
+    return any(node.driver in OTHER_DRIVERS or node.sticky_options for node in nodes)
+
+
+def under_other_driver(node: Node) -> bool:
+    return node.driver in OTHER_DRIVERS or any(parent.driver in OTHER_DRIVERS for parent in node.parents)
+
+
+def check_reset(node: Node, entry: QDict) -> None:
+    """QEMU's first driver check: a kept option the entry leaves out."""
+    dropped = [key for key in node.sticky_options if key not in entry]
+    if dropped:
+        raise BlockError(f"Option '{min(dropped, key=bucket_of)}' cannot be reset to its default value")
+
+
+def sticky_changes(node: Node, entry: QDict) -> list[str]:
+    """The kept options the entry gives another value (a value for one never given is a change)."""
+    return [
+        key
+        for key in STICKY.get(node.driver, ())
+        if key in entry and (key not in node.sticky_options or node.sticky_options[key] != entry.get(key))
+    ]
+
+
+def reopen_other(node: Node, entry: QDict, flags: Flags, groups: list[str]) -> Callable[[], None]:
+    """Check a reopen of a quorum, blkverify, blkdebug or throttle node; returns its change.
+
+    `entry` is the node's entry as given; raises before anything changes.
+    """
+    if node.driver in NO_REOPEN:
+        raise BlockError(
+            f"Block format '{node.driver}' used by node '{node.name}' does not support reopening files"
+        )
+    if entry.get("driver") != node.driver:
+        raise NotModelled("blockdev-reopen: a new driver for a filter node is not modelled")
+    if flags != Flags(node.read_only, node.auto_read_only):
+        raise NotModelled("blockdev-reopen: a read-only change of a filter node is not modelled")
+    if any(key in entry for key in ("detect-zeroes", "discard", "cache", "force-share")):
+        raise NotModelled("blockdev-reopen: generic options of a filter node are not modelled")
+    check_reset(node, entry)
+    child_key = "file" if node.driver == "throttle" else "image"
+    child = node.file_child if node.driver == "throttle" else node.extra_children[0]
+    assert child is not None, "a throttle node has its 'file'"
+    ref = entry.get(child_key)
+    changed = sticky_changes(node, entry)
+    if node.auto_named or not node.name_in_options:
+        changed.append("node-name")
+    group = entry.get("throttle-group")
+    if node.driver == "throttle":
+        assert isinstance(group, str), "the input visitor checked 'throttle-group'"
+        if group not in groups:
+            raise BlockError(f"Throttle group '{group}' does not exist")
+    if isinstance(ref, str) and ref != child.name:
+        if child_key == "file":
+            raise NotModelled("blockdev-reopen: a new 'file' for a throttle node is not modelled")
+        changed.append("image")
+    elif ref is None:
+        raise NotModelled(f"blockdev-reopen: a filter node without its '{child_key}' is not modelled")
+    if changed:
+        raise BlockError(f"Cannot change the option '{min(changed, key=bucket_of)}'")
+    if isinstance(ref, QDict):  # QEMU queues the child after its parent: its checks come next
+        check_inline_unchanged(child, ref, flags)
+
+    def change() -> None:
+        if isinstance(group, str):
+            node.throttle_group = group
+
+    return change
+
+
+def check_inline_unchanged(node: Node, options: QDict, inherited: Flags) -> None:
+    """A child reopened with inline options: QEMU's error where they change a kept option;
+    abstains on any other change (only reopening a child as it is is modelled)."""
+    if options.get("driver") != node.driver or options.get("node-name") != node.name or node.auto_named:
+        raise NotModelled("blockdev-reopen: inline options renaming or changing a child are not modelled")
+    driver_of(options)
+    if resolve_flags(options, inherited) != Flags(node.read_only, node.auto_read_only):
+        raise NotModelled("blockdev-reopen: inline options changing a child's read-only are not modelled")
+    if node.driver in OTHER_DRIVERS or node.parents != [node.parents[0]]:
+        raise NotModelled("blockdev-reopen: inline options for a shared or filter child are not modelled")
+    check_reset(node, options)
+    changed = sticky_changes(node, options)
+    if node.driver == "file" and options.get("filename") != node.filename:
+        changed.append("filename")
+    if changed:
+        raise BlockError(f"Cannot change the option '{min(changed, key=bucket_of)}'")
+    if node.driver == "qcow2":
+        backing = options.get("backing")
+        if node.backing is not None or (node.image is not None and node.image.backing_file):
+            raise NotModelled("blockdev-reopen: inline options for a child with a backing chain")
+        if "backing" in options and not isinstance(backing, QNull):
+            raise NotModelled("blockdev-reopen: inline options giving a child a backing node")
+    if node.file_child is not None:
+        file = options.get("file")
+        if isinstance(file, QDict):
+            check_inline_unchanged(node.file_child, file, resolve_flags(options, inherited))
+        elif file != node.file_child.name:
+            raise NotModelled("blockdev-reopen: inline options changing a child's 'file' are not modelled")
