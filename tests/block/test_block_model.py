@@ -81,7 +81,7 @@ def test_unmodelled_input_abstains() -> None:
             g, driver="qcow2", node_name="b", read_only=True, file=QDict({"driver": "file", "filename": "/b"})
         )
     with pytest.raises(NotModelled):
-        add(g, driver="file", node_name="f", filename="/rw", locking="off")
+        add(g, driver="file", node_name="f", filename="/rw", aio="threads")
     assert g.nodes == []
 
 

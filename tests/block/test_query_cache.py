@@ -101,6 +101,9 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
     "raw_size": lambda node, v: 512 if v is None else None,
     "cache_given": lambda node, v: frozenset({"direct"}) if not v else frozenset(),
     "discard": lambda node, v: "unmap" if v == "ignore" else "ignore",
+    "extra_children": lambda node, v: [leaf()],
+    "sticky_options": lambda node, v: {"size": 1024},
+    "throttle_group": lambda node, v: f"{v}-other",
 }
 # What a node's BlockDeviceInfo is made of (device_info, image_info, display_filename).
 READ = {"name", "auto_named", "driver", "filename", "read_only", "file_child", "facts", "image", "backing",

@@ -1,0 +1,241 @@
+"""quorum, blkverify, blkdebug, throttle nodes, throttle-group objects, options a reopen keeps (fake storage).
+
+Pinned on qsd and qemu-system 7.2 by fixtures/block/cases/reopen-245-drivers.json (iotest 245).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from block.test_block_model import FakeStorage
+from reference.block.commands import query_named_block_nodes
+from reference.block.errors import BlockError, NotModelled
+from reference.block.graph import BlockGraph
+from reference.block.reopen import blockdev_reopen
+from reference.block.storage import ImageFacts
+from reference.block.throttle_groups import object_add, object_del
+from reference.qobject.values import QDict, QNull
+
+SOLO = ImageFacts("qcow2", 3 << 20, 65536)
+NO_REOPEN = r"^Block format '{}' used by node '{}' does not support reopening files$"
+
+
+def qdict(value: Any) -> Any:
+    """Plain JSON-like data as QObjects (None: JSON null)."""
+    if isinstance(value, dict):
+        return QDict({key: qdict(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [qdict(item) for item in value]
+    return QNull() if value is None else value
+
+
+def hd(i: int, **file_extra: object) -> dict[str, Any]:
+    file = {"driver": "file", "node-name": f"hd{i}-file", "filename": f"/hd{i}", **file_extra}
+    return {"driver": "qcow2", "node-name": f"hd{i}", "backing": None, "file": file}
+
+
+def graph(*added: dict[str, Any]) -> BlockGraph:
+    g = BlockGraph(FakeStorage({f"/hd{i}": (True, SOLO) for i in range(3)}))
+    for opts in added:
+        g.add(qdict(opts))
+    return g
+
+
+def reopen(g: BlockGraph, *entries: dict[str, Any]) -> None:
+    blockdev_reopen(g, [qdict(entry) for entry in entries])
+
+
+def names(g: BlockGraph) -> list[str]:
+    return [node.name for node in g.nodes]
+
+
+QUORUM = {"driver": "quorum", "node-name": "quorum0", "vote-threshold": 2, "children": ["hd0", "hd1", "hd2"]}
+
+
+def test_quorum_checks_its_threshold_before_looking_up_children() -> None:
+    g = graph(hd(0), hd(1), hd(2))
+    with pytest.raises(BlockError, match=r"^threshold may not exceed children count$"):
+        g.add(qdict({**QUORUM, "vote-threshold": 4, "children": ["hd0", "nope", "hd2"]}))
+    with pytest.raises(BlockError, match=r"^Cannot find device='nope' nor node-name='nope'$"):
+        g.add(qdict({**QUORUM, "children": ["hd0", "nope"]}))
+    assert "quorum0" not in names(g) and all(not g.find(f"hd{i}").parents for i in range(3))  # type: ignore[union-attr]
+
+
+def test_quorum_cannot_reopen_and_its_children_cannot_take_it_as_backing() -> None:
+    g = graph(hd(0), hd(1), hd(2), QUORUM)
+    with pytest.raises(BlockError, match=NO_REOPEN.format("quorum", "quorum0")):
+        reopen(g, QUORUM)
+    with pytest.raises(BlockError, match=r"^Making 'quorum0' a backing child of 'hd0' would create a cycle$"):
+        reopen(g, {**hd(0), "backing": "quorum0", "file": "hd0-file"})
+    reopen(g, hd(0))  # as it is: fine under the quorum node
+    with pytest.raises(NotModelled):  # what quorum takes of its children is not modelled
+        reopen(g, {**hd(0), "read-only": True})
+
+
+def test_quorum_children_outlive_it_and_are_busy_under_it() -> None:
+    g = graph(hd(0), hd(1), hd(2), QUORUM)
+    with pytest.raises(BlockError, match=r"^Block device hd0 is in use$"):
+        g.delete("hd0")
+    with pytest.raises(NotModelled):
+        query_named_block_nodes(g, QDict())
+    g.delete("quorum0")
+    assert names(g) == ["hd0-file", "hd0", "hd1-file", "hd1", "hd2-file", "hd2"]
+    assert isinstance(query_named_block_nodes(g, QDict({"flat": True})), list)
+    g.delete("hd0")
+
+
+def test_blkverify_looks_up_raw_first_and_cannot_reopen() -> None:
+    bv = {"driver": "blkverify", "node-name": "bv", "test": "hd0", "raw": "hd1"}
+    g = graph(hd(0), hd(1))
+    with pytest.raises(BlockError, match="nor node-name='nope2'"):
+        g.add(qdict({**bv, "test": "nope1", "raw": "nope2"}))
+    g.add(qdict(bv))
+    with pytest.raises(BlockError, match=NO_REOPEN.format("blkverify", "bv")):
+        reopen(g, bv)
+    for child in ("hd0", "hd1"):
+        cycle = rf"^Making 'bv' a backing child of '{child}' would create a cycle$"
+        with pytest.raises(BlockError, match=cycle):
+            reopen(g, {**hd(int(child[-1])), "backing": "bv"})
+
+
+BLKDEBUG = {"driver": "blkdebug", "node-name": "bd", "config": "/dev/null", "image": hd(0)}
+BLKDEBUG_REF = {**BLKDEBUG, "image": "hd0"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"image": "hd0-file"}, "^Cannot change the option 'image'$"),
+        ({"image": "nope"}, "^Cannot change the option 'image'$"),
+        ({"align": 33554432}, "^Cannot change the option 'align'$"),
+        ({"config": "/non/existent"}, "^Cannot change the option 'config'$"),
+        ({"config": "/non/existent", "align": 512}, "^Cannot change the option 'config'$"),  # hash order
+    ],
+)
+def test_blkdebug_options_cannot_change(changes: dict[str, object], message: str) -> None:
+    g = graph(BLKDEBUG)
+    with pytest.raises(BlockError, match=message):
+        reopen(g, {**BLKDEBUG_REF, **changes})
+
+
+def test_blkdebug_reopens_as_it_is_and_keeps_its_config() -> None:
+    g = graph(BLKDEBUG)
+    reopen(g, BLKDEBUG)
+    reopen(g, BLKDEBUG_REF)
+    without = {key: value for key, value in BLKDEBUG.items() if key != "config"}
+    with pytest.raises(BlockError, match=r"^Option 'config' cannot be reset to its default value$"):
+        reopen(g, without)
+    with pytest.raises(NotModelled):  # the oracle reads no config file
+        graph({**BLKDEBUG, "node-name": "bd2", "config": "/etc/blkdebug.conf"})
+    with pytest.raises(BlockError, match=r"^Node hd0 is not owned by the monitor$"):
+        g.delete("hd0")
+    g.delete("bd")
+    assert g.nodes == []
+
+
+def test_null_co_size_cannot_change_nor_be_reset() -> None:
+    sized = {"driver": "null-co", "node-name": "root", "size": 1024}
+    g = graph(sized)
+    root = g.find("root")
+    assert root is not None and root.facts is not None and root.facts.size == 1024
+    reopen(g, sized)
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'size'$"):
+        reopen(g, {**sized, "size": 1 << 30})  # the default, but not the value it was opened with
+    with pytest.raises(BlockError, match=r"^Option 'size' cannot be reset to its default value$"):
+        reopen(g, {"driver": "null-co", "node-name": "root"})
+    plain = graph({"driver": "null-co", "node-name": "root"})
+    reopen(plain, {"driver": "null-co", "node-name": "root"})
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'size'$"):
+        reopen(plain, sized)
+
+
+def test_file_locking_inline_and_direct() -> None:
+    locked = hd(0, locking="on")
+    g = graph(locked)
+    reopen(g, locked)
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'locking'$"):
+        reopen(g, hd(0, locking="off"))
+    with pytest.raises(BlockError, match=r"^Option 'locking' cannot be reset to its default value$"):
+        reopen(g, hd(0))
+    file = locked["file"]
+    reopen(g, file)
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'locking'$"):
+        reopen(g, {**file, "locking": "off"})
+    with pytest.raises(BlockError, match=r"^Option 'locking' cannot be reset to its default value$"):
+        reopen(g, {key: value for key, value in file.items() if key != "locking"})
+
+
+def test_x_check_cache_dropped_may_change_and_go() -> None:
+    g = graph(hd(0, **{"x-check-cache-dropped": True, "locking": "off"}))
+    reopen(g, hd(0, **{"x-check-cache-dropped": False, "locking": "off"}))
+    reopen(g, hd(0, locking="off"))
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'locking'$"):
+        reopen(g, hd(0, locking="on"))
+    plain = graph(hd(1))
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'locking'$"):
+        reopen(plain, hd(1, locking="auto"))  # a value it was not opened with
+
+
+def group(g: BlockGraph, ident: str, **limits: int) -> None:
+    args: dict[str, Any] = {"qom-type": "throttle-group", "id": ident}
+    if limits:
+        args["limits"] = {key.replace("_", "-"): value for key, value in limits.items()}
+    object_add(g, qdict(args))
+
+
+def test_throttle_group_objects() -> None:
+    g = graph()
+    group(g, "group0", iops_total=1000)
+    duplicate = r"^attempt to add duplicate property 'group0' to object \(type 'container'\)$"
+    with pytest.raises(BlockError, match=duplicate):
+        group(g, "group0", iops_total=2000)
+    with pytest.raises(BlockError, match=r"^Parameter 'id' expects an identifier$"):
+        group(g, "1x")
+    with pytest.raises(BlockError, match=r"^bps/iops/max values must be within \[0, 1000000000000000\]$"):
+        group(g, "g", iops_total=-1)
+    with pytest.raises(NotModelled):
+        group(g, "g", bps_max=10)
+    with pytest.raises(NotModelled):
+        object_add(g, qdict({"qom-type": "memory-backend-ram", "id": "m", "size": 4096}))
+    with pytest.raises(BlockError, match=r"^object 'nope' not found$"):
+        object_del(g, qdict({"id": "nope"}))
+    object_del(g, qdict({"id": "group0"}))
+    assert g.throttle_groups == []
+
+
+THROTTLE = {"driver": "throttle", "node-name": "throttle0", "throttle-group": "group0", "file": hd(0)}
+
+
+def test_throttle_node_switches_groups_and_holds_its_group() -> None:
+    g = graph()
+    group(g, "group0")
+    group(g, "group1")
+    with pytest.raises(BlockError, match=r"^Throttle group 'notfound' does not exist$"):
+        g.add(qdict({**THROTTLE, "throttle-group": "notfound"}))
+    assert g.nodes == []  # the inline child opened first goes again
+    g.add(qdict(THROTTLE))
+    reopen(g, THROTTLE)
+    reopen(g, {**THROTTLE, "file": "hd0"})
+    with pytest.raises(BlockError, match=r"^Throttle group 'notfound' does not exist$"):
+        reopen(g, {**THROTTLE, "throttle-group": "notfound"})
+    reopen(g, {**THROTTLE, "throttle-group": "group1"})
+    with pytest.raises(BlockError, match=r"^object 'group1' is in use, can not be deleted$"):
+        object_del(g, qdict({"id": "group1"}))
+    object_del(g, qdict({"id": "group0"}))  # free now
+    with pytest.raises(NotModelled):  # another 'file' for a throttle node is not modelled
+        reopen(g, {**THROTTLE, "throttle-group": "group1", "file": "hd0-file"})
+    g.delete("throttle0")
+    assert g.nodes == []
+    object_del(g, qdict({"id": "group1"}))
+
+
+def test_inline_child_of_a_filter_must_stay_as_it_is() -> None:
+    g = graph()
+    group(g, "group0")
+    g.add(qdict(THROTTLE))
+    with pytest.raises(BlockError, match=r"^Cannot change the option 'filename'$"):
+        reopen(g, {**THROTTLE, "file": {**hd(0), "file": {**hd(0)["file"], "filename": "/hd1"}}})
+    with pytest.raises(NotModelled):
+        reopen(g, {**THROTTLE, "file": {**hd(0), "node-name": "renamed"}})
