@@ -30,7 +30,7 @@ from reference.block.job_commands import (
     query_jobs,
 )
 from reference.block.jobs import block_commit as commit
-from reference.block.other_drivers import query_abstains
+from reference.block.other_query import query_abstains
 from reference.block.query import named_block_nodes
 from reference.block.reopen import blockdev_reopen as reopen
 from reference.qobject.values import QDict, QObject
@@ -73,10 +73,9 @@ def query_named_block_nodes(graph: BlockGraph, args: QDict) -> QObject:
     if any(job.state in ("pending", "running", "paused") for job in graph.jobs.values()):
         # a pending or rate-limited commit holds its filter node and a read-write base: not modelled
         raise NotModelled("query-named-block-nodes while a commit waits for job-finalize is not modelled")
-    if query_abstains(graph.nodes):
-        raise NotModelled(
-            "query-named-block-nodes: quorum, blkverify, blkdebug, throttle nodes are not modelled"
-        )
+    why = query_abstains(graph.nodes, graph.profile.name)
+    if why is not None:
+        raise NotModelled(f"query-named-block-nodes: {why} is not modelled")
     return named_block_nodes(graph, args.get("flat") is True)
 
 

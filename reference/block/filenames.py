@@ -23,6 +23,10 @@ def backing_overridden(node: Node) -> bool:
 
 
 def display_filename(node: Node) -> str:
+    from reference.block import other_query  # its names are built from this module's
+
+    if other_query.special(node):
+        return other_query.special_filename(node)
     if node.driver == "file" or node.file_child is None:
         return node.filename
     if (
@@ -35,6 +39,10 @@ def display_filename(node: Node) -> str:
 
 
 def open_options(node: Node) -> QDict:
+    from reference.block import other_query
+
+    if other_query.special(node):
+        return other_query.special_options(node)
     options = QDict()
     if backing_overridden(node):
         options.put("backing", open_options(node.backing) if node.backing is not None else qnull)

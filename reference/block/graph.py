@@ -18,7 +18,7 @@ from reference.block.names import check_new_name, lookup_error
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
 from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
-from reference.block.other_drivers import OTHER_DRIVERS, open_other, record_options
+from reference.block.other_drivers import FILE_FIRST, OTHER_DRIVERS, open_other, record_options
 from reference.block.permissions import check, parent_user, users_of
 from reference.block.qemu_io_report import OutputLine
 from reference.block.raw_window import open_window
@@ -127,7 +127,8 @@ class BlockGraph:
         driver = driver_of(opts)
         flags = resolve_flags(opts, inherited)
         options = open_options(opts, handed)
-        child = self._open_child(opts.get("file"), flags, created, options) if driver in FORMATS else None
+        file_first = driver in FORMATS or driver in FILE_FIRST  # opened before the node takes its name
+        child = self._open_child(opts.get("file"), flags, created, options) if file_first else None
         refused = zeroes_error(options)
         if refused:  # checked after the 'file' child opened, before the name is claimed
             raise BlockError(refused)
@@ -152,13 +153,8 @@ class BlockGraph:
             node.filename = "null-co://"
             node.facts = null_facts()
         elif driver in OTHER_DRIVERS:
-            open_other(
-                node,
-                opts,
-                flags,
-                lambda ref, fl: self._open_child(ref, fl, created, options),
-                self.throttle_groups,
-            )
+            opener = lambda ref, fl: self._open_child(ref, fl, created, options)  # noqa: E731
+            open_other(node, opts, flags, opener, self.throttle_groups, child)
         else:
             assert child is not None
             if child.inherits_from is None and isinstance(opts.get("file"), QDict):

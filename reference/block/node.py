@@ -17,6 +17,7 @@ _UNSET = object()
 IMAGE_ATTRIBUTES = frozenset(
     {"driver", "filename", "file_child", "facts", "image", "backing", "auto_backing_file", "filter_of"}
     | {"raw_offset", "raw_size"}
+    | {"extra_children", "sticky_options", "throttle_group"}
 )
 
 
@@ -120,7 +121,7 @@ class Node:
             deep: int = kept[1]
             return deep
         newest = self.image_stamp
-        for below in (self.file_child, self.backing, self.filter_of):
+        for below in (self.file_child, self.backing, self.filter_of, *self.extra_children):
             if below is not None:
                 deep = below.deep_image_stamp()
                 if deep > newest:

@@ -16,8 +16,7 @@ test_reset_default_values; fixtures/block/cases/reopen-245-drivers.json):
   change the option '%s'", checked last, as a new value for blkdebug's 'image' is);
   'x-check-cache-dropped' may do either. throttle may switch to another existing group. A
   child reopened inline must be reopened as it is.
-- query-named-block-nodes with any of these nodes (or a node with such an option) abstains:
-  their filenames are json:{...} built from their options, not modelled.
+- query-named-block-nodes: reference/block/other_query.py.
 
 Read-only changes of these nodes or of their children abstain: what they take of their
 children is not modelled.
@@ -34,15 +33,24 @@ from reference.block.storage import FileFacts
 from reference.qobject.values import QDict, QNull, bucket_of
 
 OTHER_DRIVERS = frozenset({"quorum", "blkverify", "blkdebug", "throttle"})
+FILE_FIRST = frozenset({"throttle"})  # QEMU opens any driver's 'file' before the node takes its name
 NO_REOPEN = frozenset({"quorum", "blkverify"})
-STICKY = {"null-co": ("size",), "file": ("locking",), "blkdebug": ("config", "align")}
+# quorum cannot reopen at all: its threshold is kept for its filename
+STICKY = {
+    "null-co": ("size",),
+    "file": ("locking",),
+    "blkdebug": ("config", "align"),
+    "quorum": ("vote-threshold",),
+}
 EMPTY_CONFIG = "/dev/null"
 
 OpenChild = Callable[[object, Flags], Node]  # opens (inline) or looks up (by name) a child
 
 
-def open_other(node: Node, opts: QDict, flags: Flags, open_child: OpenChild, groups: list[str]) -> None:
-    """Open a quorum, blkverify, blkdebug or throttle node (its name already taken)."""
+def open_other(
+    node: Node, opts: QDict, flags: Flags, open_child: OpenChild, groups: list[str], file: Node | None
+) -> None:
+    """Open a quorum, blkverify, blkdebug or throttle node (its name already taken, its `file` opened)."""
     driver = node.driver
     if driver == "quorum":
         children = opts.get("children")
@@ -64,7 +72,8 @@ def open_other(node: Node, opts: QDict, flags: Flags, open_child: OpenChild, gro
             raise NotModelled("blockdev-add: a blkdebug align that is not a power of two")
         _link(node, [open_child(opts.get("image"), flags)])
     else:
-        child = open_child(opts.get("file"), flags)
+        child = file
+        assert child is not None, "QEMU opens a 'file' child before the node"
         group = opts.get("throttle-group")
         assert isinstance(group, str), "the input visitor checked 'throttle-group'"
         if group not in groups:
@@ -89,6 +98,7 @@ def _link(node: Node, children: list[Node]) -> None:
     for child in children:
         child.parents.append(node)
     node.extra_children = children
+    node.facts = children[0].facts  # the first child's size is the node's
 
 
 def record_options(node: Node, opts: QDict) -> None:
@@ -100,10 +110,6 @@ def record_options(node: Node, opts: QDict) -> None:
         if size < 0:
             raise NotModelled("blockdev-add: a negative null-co size is not modelled")
         node.facts = FileFacts(size=size, allocated=0)
-
-
-def query_abstains(nodes: list[Node]) -> bool:
-    return any(node.driver in OTHER_DRIVERS or node.sticky_options for node in nodes)
 
 
 def under_other_driver(node: Node) -> bool:

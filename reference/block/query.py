@@ -18,6 +18,8 @@ from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.json_templates import Templates
 from reference.block.node import Node
+from reference.block.other_drivers import OTHER_DRIVERS
+from reference.block.other_query import data_children, special, special_image_info
 from reference.block.raw_window import visible_size
 from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.json_writer import quote, to_json
@@ -97,7 +99,8 @@ def filename_text(node: Node, deep: int) -> tuple[str, str]:
     if kept is not None and kept[0] == deep:
         return kept[1], kept[2]
     # display_filename()'s first case, the commonest, without the call
-    name = node.filename if node.driver == "file" or node.file_child is None else display_filename(node)
+    plain = (node.driver == "file" or node.file_child is None) and not special(node)
+    name = node.filename if plain else display_filename(node)
     text = quote(name)
     node.query_cache["filename"] = (deep, name, text)
     return name, text
@@ -187,6 +190,8 @@ def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fro
     assert node.facts is not None, "an opened node has its file's facts"
     if node.filter_of is not None:
         return filter_image_info(node, node.filter_of, flat, profile)
+    if node.driver in OTHER_DRIVERS:
+        return special_image_info(node, [image_info(child, True, profile) for child in data_children(node)])
     filename, filename_json = filename_text(node, deep)
     image: dict[str, QObject] = {"filename": filename, "format": node.driver}
     texts = {"filename": filename_json, "format": quote(node.driver)}

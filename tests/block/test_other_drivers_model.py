@@ -5,6 +5,7 @@ Pinned on qsd and qemu-system 7.2 by fixtures/block/cases/reopen-245-drivers.jso
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from reference.block.graph import BlockGraph
 from reference.block.reopen import blockdev_reopen
 from reference.block.storage import ImageFacts
 from reference.block.throttle_groups import object_add, object_del
+from reference.profiles import PROFILES
+from reference.qobject.json_writer import to_json
 from reference.qobject.values import QDict, QNull
 
 SOLO = ImageFacts("qcow2", 3 << 20, 65536)
@@ -78,8 +81,6 @@ def test_quorum_children_outlive_it_and_are_busy_under_it() -> None:
     g = graph(hd(0), hd(1), hd(2), QUORUM)
     with pytest.raises(BlockError, match=r"^Block device hd0 is in use$"):
         g.delete("hd0")
-    with pytest.raises(NotModelled):
-        query_named_block_nodes(g, QDict())
     g.delete("quorum0")
     assert names(g) == ["hd0-file", "hd0", "hd1-file", "hd1", "hd2-file", "hd2"]
     assert isinstance(query_named_block_nodes(g, QDict({"flat": True})), list)
@@ -239,3 +240,62 @@ def test_inline_child_of_a_filter_must_stay_as_it_is() -> None:
         reopen(g, {**THROTTLE, "file": {**hd(0), "file": {**hd(0)["file"], "filename": "/hd1"}}})
     with pytest.raises(NotModelled):
         reopen(g, {**THROTTLE, "file": {**hd(0), "node-name": "renamed"}})
+
+
+def shown(g: BlockGraph, name: str) -> dict[str, Any]:
+    nodes = query_named_block_nodes(g, QDict({"flat": True}))
+    assert isinstance(nodes, list)
+    found: dict[str, Any] = json.loads(next(to_json(n) for n in nodes if n.get("node-name") == name))
+    return found
+
+
+def file_options(i: int) -> str:
+    return f'{{"driver": "qcow2", "file": {{"driver": "file", "filename": "/hd{i}"}}}}'
+
+
+def test_quorum_shows_its_options_and_its_childrens_sizes() -> None:
+    info = shown(graph(hd(0), hd(1), hd(2), QUORUM), "quorum0")
+    children = ", ".join(file_options(i) for i in range(3))
+    name = f'json:{{"children": [{children}], "driver": "quorum", "vote-threshold": 2}}'
+    assert info["file"] == name and info["drv"] == "quorum"
+    # no get_info: no dirty-flag nor cluster-size; the allocated sizes add up
+    assert info["image"] == {
+        "virtual-size": 3 << 20,
+        "filename": name,
+        "format": "quorum",
+        "actual-size": 3 * 4096,
+    }
+
+
+def test_filters_pass_on_their_childs_info() -> None:
+    g = graph(hd(0), hd(1), {"driver": "blkverify", "node-name": "bv", "test": "hd0", "raw": "hd1"})
+    info = shown(g, "bv")
+    assert info["file"] == "blkverify:/hd1:/hd0"  # raw first
+    assert info["image"] == {"virtual-size": 3 << 20, "filename": info["file"], "cluster-size": 65536,
+                             "format": "blkverify", "dirty-flag": False}  # fmt: skip
+    g.add(qdict({"driver": "blkdebug", "node-name": "bd", "config": "/dev/null", "image": "hd0"}))
+    assert shown(g, "bd")["file"] == "blkdebug:/dev/null:/hd0"
+    g.add(qdict({"driver": "blkdebug", "node-name": "bd2", "align": 4096, "image": "hd1"}))
+    assert (
+        shown(g, "bd2")["file"] == f'json:{{"image": {file_options(1)}, "driver": "blkdebug", "align": 4096}}'
+    )
+    assert "actual-size" not in shown(g, "bd2")["image"]  # a protocol driver: not known
+    group(g, "group0")
+    g.add(qdict({"driver": "throttle", "node-name": "t", "throttle-group": "group0", "file": "hd0"}))
+    throttle = shown(g, "t")
+    assert (
+        throttle["file"]
+        == f'json:{{"throttle-group": "group0", "driver": "throttle", "file": {file_options(0)}}}'
+    )
+    assert throttle["image"]["actual-size"] == 4096 and throttle["image"]["cluster-size"] == 65536
+
+
+def test_query_abstains_outside_what_was_seen() -> None:
+    g = graph(hd(0), {"driver": "blkdebug", "node-name": "bd", "image": "hd0"})
+    with pytest.raises(NotModelled):  # neither config nor align
+        query_named_block_nodes(g, QDict())
+    g = graph({"driver": "null-co", "node-name": "n", "size": 1024})
+    assert shown(g, "n")["file"] == 'json:{"driver": "null-co", "size": 1024}'
+    g.profile = PROFILES["11.1"]
+    with pytest.raises(NotModelled):
+        query_named_block_nodes(g, QDict())
