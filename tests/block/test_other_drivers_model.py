@@ -245,8 +245,8 @@ def test_inline_child_of_a_filter_must_stay_as_it_is() -> None:
 def shown(g: BlockGraph, name: str) -> dict[str, Any]:
     nodes = query_named_block_nodes(g, QDict({"flat": True}))
     assert isinstance(nodes, list)
-    found: dict[str, Any] = json.loads(next(to_json(n) for n in nodes if n.get("node-name") == name))
-    return found
+    found: list[dict[str, Any]] = [json.loads(to_json(node)) for node in nodes]
+    return next(info for info in found if info["node-name"] == name)
 
 
 def file_options(i: int) -> str:
