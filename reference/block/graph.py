@@ -49,9 +49,7 @@ class BlockGraph:
         # What the process prints on its standard output for the current command (HMP qemu-io's
         # report), None: not predicted. Handed out with take_output.
         self.output: list[OutputLine] | None = None
-        self.throttle_groups: list[
-            str
-        ] = []  # throttle-group objects' ids (reference/block/throttle_groups.py)
+        self.throttle_groups: list[str] = []  # throttle-group objects' ids (throttle_groups.py)
         self._seq = 0  # counts attachments of users to nodes (permission checks go newest first)
         self.devices = Devices()  # guest devices and AioContexts (qemu-system with a PCI bus)
 
@@ -154,7 +152,7 @@ class BlockGraph:
             node.facts = null_facts()
         elif driver in OTHER_DRIVERS:
             opener = lambda ref, fl: self._open_child(ref, fl, created, options)  # noqa: E731
-            open_other(node, opts, flags, opener, self.throttle_groups, child)
+            open_other(self, node, opts, flags, opener, child)
         else:
             assert child is not None
             if child.inherits_from is None and isinstance(opts.get("file"), QDict):

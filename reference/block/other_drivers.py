@@ -25,12 +25,16 @@ children is not modelled.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from reference.block.errors import BlockError, NotModelled
 from reference.block.node import Node
 from reference.block.options import Flags, driver_of, resolve_flags
 from reference.block.storage import FileFacts
 from reference.qobject.values import QDict, QNull, bucket_of
+
+if TYPE_CHECKING:
+    from reference.block.graph import BlockGraph
 
 OTHER_DRIVERS = frozenset({"quorum", "blkverify", "blkdebug", "throttle"})
 FILE_FIRST = frozenset({"throttle"})  # QEMU opens any driver's 'file' before the node takes its name
@@ -48,7 +52,7 @@ OpenChild = Callable[[object, Flags], Node]  # opens (inline) or looks up (by na
 
 
 def open_other(
-    node: Node, opts: QDict, flags: Flags, open_child: OpenChild, groups: list[str], file: Node | None
+    graph: BlockGraph, node: Node, opts: QDict, flags: Flags, open_child: OpenChild, file: Node | None
 ) -> None:
     """Open a quorum, blkverify, blkdebug or throttle node (its name already taken, its `file` opened)."""
     driver = node.driver
@@ -60,41 +64,43 @@ def open_other(
             raise NotModelled("blockdev-add: quorum without children or with a threshold below 1")
         if threshold > len(children):
             raise BlockError("threshold may not exceed children count")
-        _link(node, [open_child(ref, flags) for ref in children])
+        _link(graph, node, [open_child(ref, flags) for ref in children])
     elif driver == "blkverify":
         raw = open_child(opts.get("raw"), flags)
-        _link(node, [open_child(opts.get("test"), flags), raw])
+        _link(graph, node, [open_child(opts.get("test"), flags), raw])
     elif driver == "blkdebug":
         if "config" in opts and opts.get("config") != EMPTY_CONFIG:
             raise NotModelled("blockdev-add: a blkdebug config file other than /dev/null is not modelled")
         align = opts.get("align")
         if align is not None and (not isinstance(align, int) or align <= 0 or align & (align - 1)):
             raise NotModelled("blockdev-add: a blkdebug align that is not a power of two")
-        _link(node, [open_child(opts.get("image"), flags)])
+        _link(graph, node, [open_child(opts.get("image"), flags)])
     else:
         child = file
         assert child is not None, "QEMU opens a 'file' child before the node"
         group = opts.get("throttle-group")
         assert isinstance(group, str), "the input visitor checked 'throttle-group'"
-        if group not in groups:
+        if group not in graph.throttle_groups:
             raise BlockError(f"Throttle group '{group}' does not exist")
-        _check_shared(child)
+        _check_shared(graph, child)
         node.file_child = child
         child.parents.append(node)
         node.filename, node.facts = child.filename, child.facts
         node.throttle_group = group
 
 
-def _check_shared(child: Node) -> None:
+def _check_shared(graph: BlockGraph, child: Node) -> None:
     if any(parent.driver not in OTHER_DRIVERS for parent in child.parents):
         raise NotModelled("blockdev-add: a child shared with a node of another driver (permissions)")
+    if graph.exported(child) or child.backend is not None:
+        raise NotModelled("blockdev-add: a child with an export or a -drive device (permissions)")
 
 
-def _link(node: Node, children: list[Node]) -> None:
+def _link(graph: BlockGraph, node: Node, children: list[Node]) -> None:
     if len(set(children)) != len(children):
         raise NotModelled("blockdev-add: a node twice among the children is not modelled")
     for child in children:
-        _check_shared(child)
+        _check_shared(graph, child)
     for child in children:
         child.parents.append(node)
     node.extra_children = children
