@@ -38,7 +38,7 @@ from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.names import lookup_error, well_formed
 from reference.block.node import Node
-from reference.block.other_drivers import OTHER_DRIVERS
+from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import ALL, User, check, export_user, parent_user, users_of
 from reference.qobject.values import QDict, QObject
 
@@ -99,8 +99,8 @@ def block_export_add(graph: BlockGraph, args: QDict) -> None:
     node = graph.find(node_name)
     if node is None:
         raise lookup_error(graph.profile, "", node_name)
-    if any(n.driver in OTHER_DRIVERS for n in (node, *node.parents)):  # sizes and permissions not modelled
-        raise NotModelled(f"block-export-add: an export of or under a {node.driver} node is not modelled")
+    if node.driver in OTHER_DRIVERS:  # its size and what it takes of its children: not modelled
+        raise NotModelled(f"block-export-add: an export of a {node.driver} node is not modelled")
     writable = args.get("writable") is True
     if writable and node.read_only:
         raise BlockError("Cannot export read-only node as writable")

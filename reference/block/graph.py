@@ -18,7 +18,8 @@ from reference.block.names import check_new_name, lookup_error
 from reference.block.nbd import open_nbd
 from reference.block.node import Node
 from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
-from reference.block.other_drivers import FILE_FIRST, OTHER_DRIVERS, open_other, record_options
+from reference.block.other_drivers import FILE_FIRST, open_other, record_options
+from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import check, parent_user, users_of
 from reference.block.qemu_io_report import OutputLine
 from reference.block.raw_window import open_window

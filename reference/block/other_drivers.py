@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING
 from reference.block.errors import BlockError, NotModelled
 from reference.block.node import Node
 from reference.block.options import Flags, driver_of, resolve_flags
+from reference.block.other_roles import OTHER_DRIVERS
+from reference.block.permissions import check, child_user, users_of
 from reference.block.storage import FileFacts
 from reference.qobject.values import QDict, QNull, bucket_of
 
 if TYPE_CHECKING:
     from reference.block.graph import BlockGraph
 
-OTHER_DRIVERS = frozenset({"quorum", "blkverify", "blkdebug", "throttle"})
 FILE_FIRST = frozenset({"throttle"})  # QEMU opens any driver's 'file' before the node takes its name
 NO_REOPEN = frozenset({"quorum", "blkverify"})
 # quorum cannot reopen at all: its threshold is kept for its filename
@@ -64,17 +65,20 @@ def open_other(
             raise NotModelled("blockdev-add: quorum without children or with a threshold below 1")
         if threshold > len(children):
             raise BlockError("threshold may not exceed children count")
-        _link(graph, node, [open_child(ref, flags) for ref in children])
+        node.file_seq = graph.next_seq()  # when its children's permissions were taken
+        for index, ref in enumerate(children):  # each child is attached (and checked) as it opens
+            _attach(graph, node, open_child(ref, flags), f"children.{index}")
     elif driver == "blkverify":
-        raw = open_child(opts.get("raw"), flags)
-        _link(graph, node, [open_child(opts.get("test"), flags), raw])
+        raw = _attach(graph, node, open_child(opts.get("raw"), flags), "raw")
+        test = _attach(graph, node, open_child(opts.get("test"), flags), "test")
+        node.extra_children = [test, raw]
     elif driver == "blkdebug":
         if "config" in opts and opts.get("config") != EMPTY_CONFIG:
             raise NotModelled("blockdev-add: a blkdebug config file other than /dev/null is not modelled")
         align = opts.get("align")
         if align is not None and (not isinstance(align, int) or align <= 0 or align & (align - 1)):
             raise NotModelled("blockdev-add: a blkdebug align that is not a power of two")
-        _link(graph, node, [open_child(opts.get("image"), flags)])
+        _attach(graph, node, open_child(opts.get("image"), flags), "image")
     else:
         child = file
         assert child is not None, "QEMU opens a 'file' child before the node"
@@ -82,29 +86,29 @@ def open_other(
         assert isinstance(group, str), "the input visitor checked 'throttle-group'"
         if group not in graph.throttle_groups:
             raise BlockError(f"Throttle group '{group}' does not exist")
-        _check_shared(graph, child)
+        node.file_seq = graph.next_seq()
+        _check_shared(graph, node, child, "file")
         node.file_child = child
         child.parents.append(node)
         node.filename, node.facts = child.filename, child.facts
         node.throttle_group = group
 
 
-def _check_shared(graph: BlockGraph, child: Node) -> None:
-    if any(parent.driver not in OTHER_DRIVERS for parent in child.parents):
-        raise NotModelled("blockdev-add: a child shared with a node of another driver (permissions)")
-    if graph.exported(child) or child.backend is not None:
-        raise NotModelled("blockdev-add: a child with an export or a -drive device (permissions)")
-
-
-def _link(graph: BlockGraph, node: Node, children: list[Node]) -> None:
-    if len(set(children)) != len(children):
+def _check_shared(graph: BlockGraph, node: Node, child: Node, role: str) -> None:
+    """The child's users with the node among them (a filter without users takes nothing)."""
+    if any(parent.driver not in OTHER_DRIVERS for parent in child.parents) or child.backend is not None:
+        raise NotModelled("blockdev-add: a child shared with a format node or a -drive device (permissions)")
+    if child is node or child in node.children():
         raise NotModelled("blockdev-add: a node twice among the children is not modelled")
-    for child in children:
-        _check_shared(graph, child)
-    for child in children:
-        child.parents.append(node)
-    node.extra_children = children
-    node.facts = children[0].facts  # the first child's size is the node's
+    check(child, [*users_of(child, graph.export_users()), child_user(node, role, [])])
+
+
+def _attach(graph: BlockGraph, node: Node, child: Node, role: str) -> Node:
+    _check_shared(graph, node, child, role)
+    child.parents.append(node)
+    node.extra_children = [*node.extra_children, child]
+    node.facts = node.extra_children[0].facts  # the first data child's size is the node's
+    return child
 
 
 def record_options(node: Node, opts: QDict) -> None:

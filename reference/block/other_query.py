@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from reference.block.filenames import JSON_PREFIX, display_filename, open_options
 from reference.block.node import Node
-from reference.block.other_drivers import OTHER_DRIVERS
+from reference.block.other_roles import OTHER_DRIVERS
 from reference.qobject.json_writer import to_json
 from reference.qobject.values import FrozenQDict, QDict, QObject
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from reference.block.errors import BlockError, NotModelled
 from reference.block.node import Node
+from reference.block.other_roles import OTHER_DRIVERS, child_role
 
 CONSISTENT_READ, WRITE, WRITE_UNCHANGED, RESIZE = 1, 2, 4, 8
 ALL = CONSISTENT_READ | WRITE | WRITE_UNCHANGED | RESIZE
@@ -88,6 +89,10 @@ def users_of(
     if node.backend is not None:  # seen on qemu-system 7.2: rw and ro exports of a -drive node both work
         found.append(User(f"block device '{node.backend}'", "root", CONSISTENT_READ, ALL, 0))
     for parent in node.parents:
+        if parent.driver in OTHER_DRIVERS:
+            role = child_role(parent, node)
+            found.append(child_user(parent, role, users_of(parent, exports, flags)))
+            continue
         if parent.backing is node and parent.file_child is not node:
             found.append(backing_user(parent, users_of(parent, exports, flags)))
             continue
@@ -95,6 +100,16 @@ def users_of(
             raise NotModelled("permissions of job users are not modelled")
         found.append(parent_user(parent, users_of(parent, exports, flags), flags.get(parent)))
     return found
+
+
+def child_user(parent: Node, role: str, users_above: list[User]) -> User:
+    """A quorum, blkverify, blkdebug or throttle node over its child (seen on qsd 7.2): without
+    users of its own it takes nothing; quorum never shares write or resize (its children must
+    stay alike), the filters share everything."""
+    if users_above:
+        raise NotModelled(f"permissions of a {parent.driver} node with users of its own are not modelled")
+    shared = CONSISTENT_READ | WRITE_UNCHANGED if parent.driver == "quorum" else ALL
+    return User(f"node '{parent.name}'", role, 0, shared, parent.file_seq)
 
 
 def backing_user(parent: Node, users_above: list[User]) -> User:

@@ -56,13 +56,8 @@ from reference.block.job import inheriting
 from reference.block.names import lookup_error
 from reference.block.node import Node
 from reference.block.options import FORMATS, Flags, driver_of, resolve_flags
-from reference.block.other_drivers import (
-    OTHER_DRIVERS,
-    check_reset,
-    reopen_other,
-    sticky_changes,
-    under_other_driver,
-)
+from reference.block.other_drivers import check_reset, reopen_other, sticky_changes, under_other_driver
+from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
 from reference.block.reopen_cache import inline_options, shown_options

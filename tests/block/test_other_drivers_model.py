@@ -13,6 +13,7 @@ import pytest
 from block.test_block_model import FakeStorage
 from reference.block.commands import query_named_block_nodes
 from reference.block.errors import BlockError, NotModelled
+from reference.block.exports import block_export_add, block_export_del, nbd_server_start
 from reference.block.graph import BlockGraph
 from reference.block.reopen import blockdev_reopen
 from reference.block.storage import ImageFacts
@@ -299,3 +300,35 @@ def test_query_abstains_outside_what_was_seen() -> None:
     g.profile = PROFILES["11.1"]
     with pytest.raises(NotModelled):
         query_named_block_nodes(g, QDict())
+
+
+def export(g: BlockGraph, ident: str, node: str, writable: bool) -> None:
+    block_export_add(g, qdict({"type": "nbd", "id": ident, "node-name": node, "writable": writable}))
+
+
+def test_quorum_unshares_write_and_filters_take_nothing() -> None:
+    g = graph(hd(0), hd(1), hd(2))
+    nbd_server_start(g, qdict({"addr": {"type": "unix", "data": {"path": "/nbd.sock"}}}))
+    export(g, "e0", "hd0", True)
+    conflict = (
+        r"^Permission conflict on node 'hd0': permissions 'write' are both required by an unnamed block"
+        r" device \(uses node 'hd0' as 'root' child\) and unshared by node 'q' \(uses node 'hd0' as"
+        r" 'children.1' child\).$"
+    )
+    quorum = {"driver": "quorum", "node-name": "q", "vote-threshold": 1, "children": ["hd1", "hd0"]}
+    with pytest.raises(BlockError, match=conflict):  # hd1 attached first, then hd0 refuses
+        g.add(qdict(quorum))
+    assert g.find("q") is None and g.find("hd1").parents == []  # type: ignore[union-attr]
+    block_export_del(g, qdict({"id": "e0"}))
+    g.add(qdict(quorum))
+    with pytest.raises(BlockError, match=conflict):
+        export(g, "e1", "hd0", True)
+    export(g, "e2", "hd1", False)  # reading is shared
+    g.delete("q")
+    export(g, "e3", "hd0", True)
+    group(g, "g")
+    g.add(qdict({"driver": "throttle", "node-name": "t", "throttle-group": "g", "file": "hd0"}))
+    g.add(qdict({"driver": "blkverify", "node-name": "bv", "test": "hd2", "raw": "hd0"}))
+    export(g, "e4", "hd2", True)
+    with pytest.raises(NotModelled):  # an export of the filter itself
+        export(g, "e5", "t", False)
