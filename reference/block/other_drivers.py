@@ -7,8 +7,11 @@ test_reset_default_values; fixtures/block/cases/reopen-245-drivers.json):
   may not exceed children count") before it looks them up; blkverify opens 'raw' before
   'test'; throttle opens its 'file' and then looks up its group ("Throttle group '%s' does
   not exist"); blkdebug reads its config file (only /dev/null, which is empty, is modelled:
-  the oracle does no I/O). Children come by name or inline; a child shared with a parent of
-  another driver abstains (permissions are not modelled here).
+  the oracle does no I/O). throttle's 'file' opens before the node takes its name (as any
+  driver's 'file' does), the others' children after. Children come by name or inline; each
+  is checked as it attaches (reference/block/permissions.py child_user: quorum shares
+  neither write nor resize, the filters without users take nothing); a child a format node
+  or a -drive device also uses abstains.
 - blockdev-reopen: quorum and blkverify have no reopen ("Block format '%s' used by node '%s'
   does not support reopening files"). Options a driver keeps for good (null-co's 'size',
   file's 'locking', blkdebug's 'config' and 'align') cannot be left out ("Option '%s' cannot
@@ -18,8 +21,8 @@ test_reset_default_values; fixtures/block/cases/reopen-245-drivers.json):
   child reopened inline must be reopened as it is.
 - query-named-block-nodes: reference/block/other_query.py.
 
-Read-only changes of these nodes or of their children abstain: what they take of their
-children is not modelled.
+Read-only changes of these nodes or of their children abstain, as do users of these nodes
+(exports, parents): what they then take of their children is not modelled.
 """
 
 from __future__ import annotations

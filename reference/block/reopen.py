@@ -366,7 +366,7 @@ def _inline_child(node: Node, options: QDict, merged: dict[Node, QDict]) -> Node
     child = node.file_child
     if child is None or child.inherits_from is not node or child in merged:
         raise NotModelled("blockdev-reopen: inline options for a child opened elsewhere are not modelled")
-    if options.get("driver") != child.driver or child.auto_named:
+    if options.get("driver") != child.driver or (child.auto_named and "node-name" in options):
         raise NotModelled("blockdev-reopen: inline options changing the child's driver are not modelled")
     driver_of(options)
     check_reset(child, options)
