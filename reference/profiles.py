@@ -71,6 +71,8 @@ class Profile:
     lookup_message: str = "Cannot find device='{device}' nor node-name='{name}'"
     # qemu-system 5.2 answers quit first and reports SHUTDOWN after (7.2: the event first).
     shutdown_after_quit_reply: bool = False
+    # object-del of a throttle group a throttle node uses (11.1's words seen on qsd@sid).
+    throttle_group_in_use_message: str = "object '{id}' is in use, can not be deleted"
 
 
 QEMU_7_2 = Profile(
@@ -114,6 +116,7 @@ PROFILES: dict[str, Profile] = {
         json_dialect="11.1",
         node_info_children=True,
         image_limits=True,
+        throttle_group_in_use_message="Cannot delete throttle group '{id}' with active references",
         **_AFTER_8,  # type: ignore[arg-type]
     ),
     # Seen on qsd and qemu-system 5.2.0 (Debian bullseye): tests/block/test_x_blockdev_reopen.py.

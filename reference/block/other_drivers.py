@@ -4,7 +4,9 @@ Verified on qsd and qemu-system 7.2 (iotest 245's test_misc_drivers, test_graph_
 test_reset_default_values; fixtures/block/cases/reopen-245-drivers.json):
 
 - blockdev-add: quorum checks its vote-threshold against the number of children ("threshold
-  may not exceed children count") before it looks them up; blkverify opens 'raw' before
+  may not exceed children count") before it looks them up, and its children's lengths once
+  they are all attached ("Could not refresh total sector count: Input/output error" unless
+  they are alike); blkverify opens 'raw' before
   'test'; throttle opens its 'file' and then looks up its group ("Throttle group '%s' does
   not exist"); blkdebug reads its config file (only /dev/null, which is empty, is modelled:
   the oracle does no I/O). throttle's 'file' opens before the node takes its name (as any
@@ -51,6 +53,7 @@ STICKY = {
     "quorum": ("vote-threshold",),
 }
 EMPTY_CONFIG = "/dev/null"
+SECTOR = 512
 
 OpenChild = Callable[[object, Flags], Node]  # opens (inline) or looks up (by name) a child
 
@@ -71,6 +74,8 @@ def open_other(
         node.file_seq = graph.next_seq()  # when its children's permissions were taken
         for index, ref in enumerate(children):  # each child is attached (and checked) as it opens
             _attach(graph, node, open_child(ref, flags), f"children.{index}")
+        if len({_length(child) for child in node.extra_children}) > 1:  # quorum's length: all alike
+            raise BlockError("Could not refresh total sector count: Input/output error")
     elif driver == "blkverify":
         raw = _attach(graph, node, open_child(opts.get("raw"), flags), "raw")
         test = _attach(graph, node, open_child(opts.get("test"), flags), "test")
@@ -112,6 +117,15 @@ def _attach(graph: BlockGraph, node: Node, child: Node, role: str) -> Node:
     node.extra_children = [*node.extra_children, child]
     node.facts = node.extra_children[0].facts  # the first data child's size is the node's
     return child
+
+
+def _length(node: Node) -> int:
+    """The node's length as QEMU counts it (whole sectors)."""
+    if node.driver == "qcow2" and node.image is not None:
+        return node.image.virtual_size
+    if node.driver in ("file", "raw", "null-co") and node.facts is not None:
+        return -(-node.facts.size // SECTOR) * SECTOR
+    raise NotModelled(f"blockdev-add: the length of a {node.driver} node under quorum is not modelled")
 
 
 def record_options(node: Node, opts: QDict) -> None:

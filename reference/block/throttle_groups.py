@@ -5,9 +5,10 @@ must be an identifier ("Parameter 'id' expects an identifier"), a second object 
 "attempt to add duplicate property '%s' to object (type 'container')", a limit outside
 [0, 1e15] is "bps/iops/max values must be within [0, 1000000000000000]". object-del of an
 unknown id is "object '%s' not found", of a group a throttle node uses "object '%s' is in use,
-can not be deleted". A group's use count is the throttle nodes naming it: the graph owns it.
-Other object types, legacy x-* properties and limit combinations (bursts, sizes, totals with
-read/write) abstain.
+can not be deleted" (11.1: "Cannot delete throttle group '%s' with active references", seen on
+qsd@sid; fixtures/block/scenarios.json iotest-245-throttle-groups). A group's use count is the
+throttle nodes naming it: the graph owns it. Other object types, legacy x-* properties and limit
+combinations (bursts, sizes, totals with read/write) abstain.
 """
 
 from __future__ import annotations
@@ -67,5 +68,5 @@ def object_del(graph: BlockGraph, args: QDict) -> None:
     if ident not in graph.throttle_groups:
         raise BlockError(f"object '{ident}' not found")
     if users(graph, ident):
-        raise BlockError(f"object '{ident}' is in use, can not be deleted")
+        raise BlockError(graph.profile.throttle_group_in_use_message.format(id=ident))
     graph.throttle_groups.remove(ident)

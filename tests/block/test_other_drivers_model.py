@@ -16,9 +16,9 @@ from reference.block.errors import BlockError, NotModelled
 from reference.block.exports import block_export_add, block_export_del, nbd_server_start
 from reference.block.graph import BlockGraph
 from reference.block.reopen import blockdev_reopen
-from reference.block.storage import ImageFacts
+from reference.block.storage import ImageFacts, UnknownStorage
 from reference.block.throttle_groups import object_add, object_del
-from reference.profiles import PROFILES
+from reference.profiles import PROFILES, get_profile
 from reference.qobject.json_writer import to_json
 from reference.qobject.values import QDict, QNull
 
@@ -332,3 +332,22 @@ def test_quorum_unshares_write_and_filters_take_nothing() -> None:
     export(g, "e4", "hd2", True)
     with pytest.raises(NotModelled):  # an export of the filter itself
         export(g, "e5", "t", False)
+
+
+def test_quorum_children_must_be_alike_in_length() -> None:
+    g = graph(hd(0), hd(1), {"driver": "null-co", "node-name": "n0"})
+    with pytest.raises(BlockError, match=r"^Could not refresh total sector count: Input/output error$"):
+        g.add(qdict({**QUORUM, "children": ["hd0", "hd1", "n0"]}))  # 3 MiB, 3 MiB, 1 GiB
+    assert g.find("quorum0") is None and not g.find("n0").parents  # type: ignore[union-attr]
+    g.add(qdict({"driver": "null-co", "node-name": "n1", "size": 3 << 20}))
+    g.add(qdict({**QUORUM, "children": ["hd0", "hd1", "n1"]}))
+
+
+def test_a_group_in_use_as_11_1_words_it() -> None:
+    g = BlockGraph(UnknownStorage(), get_profile("11.1"))
+    group(g, "g")
+    g.add(
+        qdict({"driver": "throttle", "node-name": "t", "throttle-group": "g", "file": {"driver": "null-co"}})
+    )
+    with pytest.raises(BlockError, match=r"^Cannot delete throttle group 'g' with active references$"):
+        object_del(g, qdict({"id": "g"}))
