@@ -37,6 +37,7 @@ from reference.block.node import Node
 from reference.block.options import Flags, driver_of, resolve_flags
 from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import check, child_user, users_of
+from reference.block.raw_window import visible_size
 from reference.block.storage import FileFacts
 from reference.qobject.values import QDict, QNull, bucket_of
 
@@ -124,7 +125,7 @@ def _length(node: Node) -> int:
     if node.driver == "qcow2" and node.image is not None:
         return node.image.virtual_size
     if node.driver in ("file", "raw", "null-co") and node.facts is not None:
-        return -(-node.facts.size // SECTOR) * SECTOR
+        return -(-visible_size(node) // SECTOR) * SECTOR
     raise NotModelled(f"blockdev-add: the length of a {node.driver} node under quorum is not modelled")
 
 
