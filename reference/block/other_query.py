@@ -46,6 +46,8 @@ def query_abstains(nodes: list[Node], profile_name: str) -> str | None:
             continue
         if profile_name != "7.2":
             return f"{node.driver} nodes are modelled for 7.2 only"
+        if node.cache_given or node.detect_zeroes != "off" or node.discard != "ignore":
+            return f"a {node.driver} node with cache, detect-zeroes or discard options"
         if any(not special(parent) for parent in node.parents):
             return f"a {node.driver} node under another driver's node"
         if any(special(child) for child in node.children()):
