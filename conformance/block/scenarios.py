@@ -7,6 +7,14 @@ reply and event judged to the letter. The names QEMU makes up for -drive's
 nodes are learnt from the implementation before the first step (they hold
 random digits). After the process is gone, the images must read back the
 scenario's "data".
+
+QEMU does not apply the options in the order written: qemu-system creates every
+-blockdev node (in order) before any -drive (in order), so a -drive may name a
+-blockdev given after it, a -blockdev's error wins over an earlier -drive's, and
+the nodes' creation order (query-named-block-nodes lists the newest first, the
+#blockNNN counter) is that one; qemu-storage-daemon has no -drive. A scenario
+with "exit": true expects the program to refuse its options: its one stderr line
+must be the oracle's (reference/block/drive.py command_line_error).
 """
 
 from __future__ import annotations
@@ -29,9 +37,17 @@ from conformance.block.views import StorageView
 from conformance.errors import QconformError
 from conformance.implementations import Implementation
 from conformance.jsonfile import read_validated_json
+from conformance.snapshots import model_from_file
 from conformance.storage import reads_pattern
 from reference.block.devices import machine_option
-from reference.block.drive import adopt_names, open_blockdev, open_drive, parse_drive
+from reference.block.drive import (
+    EXIT_STATUS,
+    adopt_names,
+    command_line_error,
+    open_blockdev,
+    open_drive,
+    parse_drive,
+)
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
 from reference.profiles import Flavour
@@ -55,6 +71,7 @@ class Scenario:
     steps: tuple[dict[str, Any], ...]
     data: tuple[dict[str, Any], ...]
     containers: tuple[str, ...] | None = None  # FAMILY@SUITE it is pinned on (None: the test's list)
+    exit: bool = False  # the program refuses its options (then there are no steps)
 
     def fixture(self) -> BlockFixture:
         """The images as the storage views take them."""
@@ -70,13 +87,28 @@ class Outcome:
     steps: tuple[Step, ...] = ()
     bad_data: tuple[str, ...] = ()  # "data" entries the images do not read back
     bad_exit: str | None = None  # the oracle said the process leaves (quit) and it did not, or not cleanly
+    predicted_exit: str | None = None  # the stderr line the oracle predicts when the program refuses
 
     @property
     def agrees(self) -> bool:
+        if self.predicted_exit is not None:
+            return self.oracle is None and self.bad_exit is None and self._exit_agrees()
         ok = self.exited is None and self.oracle is None
         return ok and all(s.agrees for s in self.steps) and not self.bad_data and self.bad_exit is None
 
+    def _exit_agrees(self) -> bool:
+        """Exit status 1 (a container's is lost: None), no crash, the predicted line."""
+        ended = self.exited
+        if ended is None or ended.crash is not None or ended.code not in (EXIT_STATUS, None):
+            return False
+        return ended.stderr == self.predicted_exit
+
     def describe(self) -> str:
+        if self.predicted_exit is not None and self.oracle is None and self.bad_exit is None:
+            ended = self.exited
+            observed = "it kept running" if ended is None else f"exit {ended.code}: {ended.stderr}"
+            expected = f"expected exit {EXIT_STATUS}: {self.predicted_exit}"
+            return f"{self.scenario} on {self.program}: {expected}; {observed}"
         if self.exited is not None:
             return f"{self.scenario} on {self.program}: exited {self.exited.code}: {self.exited.stderr}"
         if self.oracle is not None:
@@ -100,6 +132,7 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
         raw["id"], raw["description"], raw["storage"], tuple(raw["images"]), tuple(raw["programs"]),
         tuple((option, value) for option, value in raw["options"]), tuple(raw["steps"]),
         tuple(raw.get("data", ())), tuple(raw["containers"]) if "containers" in raw else None,
+        raw.get("exit", False),
     )  # fmt: skip
 
 
@@ -113,6 +146,8 @@ def _check(path: Path, scenario: Scenario) -> None:
                 raise QconformError(f"{path}: {scenario.id}: {option} {value}: no image {name!r}")
         if "qsd" in scenario.programs and option not in QSD_OPTIONS:
             raise QconformError(f"{path}: {scenario.id}: qemu-storage-daemon has no {option}")
+    if scenario.exit and (scenario.steps or scenario.data):
+        raise QconformError(f"{path}: {scenario.id}: a scenario whose program exits has no steps or data")
     for entry in scenario.data:
         if entry["image"] not in names:
             raise QconformError(f"{path}: {scenario.id}: data names no image {entry['image']!r}")
@@ -127,22 +162,47 @@ def command_line(scenario: Scenario, impl: Implementation, paths: dict[str, str]
     ]
 
 
+def creation_order(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The options in the order QEMU applies them: the machine's, every -blockdev, then every -drive
+    (seen on qemu-system 7.2; --blockdev alone on qemu-storage-daemon keeps its order)."""
+    machine = [pair for pair in options if pair[0] in MACHINE_OPTIONS]
+    drives = [pair for pair in options if pair[0] == "-drive"]
+    return machine + [pair for pair in options if pair not in machine and pair not in drives] + drives
+
+
+def apply_options(graph: BlockGraph, options: list[tuple[str, str]]) -> None:
+    """The options' nodes and devices on the oracle's graph; the first failing option's BlockError
+    (the program's exit) or NotModelled propagates, with the option on the error's .option."""
+    drives = 0
+    for option, value in creation_order(options):
+        try:
+            if option == "-drive":
+                open_drive(graph, parse_drive(value, drives))
+                drives += 1
+            elif option in MACHINE_OPTIONS:
+                machine_option(graph.devices, option, value)
+            else:
+                open_blockdev(graph, value)
+        except BlockError as err:
+            raise OptionError(option, value, err.desc) from None
+
+
+class OptionError(Exception):
+    """An option the program refuses (it exits): which one, and QEMU's message."""
+
+    def __init__(self, option: str, value: str, desc: str) -> None:
+        super().__init__(desc)
+        self.option, self.value, self.desc = option, value, desc
+
+
 def prepare(options: list[tuple[str, str]], refused: list[str]) -> Any:
-    """The oracle's graph before the first command: the options applied in order, as QEMU does.
-    An option the oracle refuses or cannot model goes to refused (the scenario then fails)."""
+    """The oracle's graph before the first command. An option the oracle refuses or cannot model
+    goes to refused (the scenario then fails)."""
 
     def apply(graph: BlockGraph) -> None:
-        drives = 0
         try:
-            for option, value in options:
-                if option == "-drive":
-                    open_drive(graph, parse_drive(value, drives))
-                    drives += 1
-                elif option in MACHINE_OPTIONS:
-                    machine_option(graph.devices, option, value)
-                else:
-                    open_blockdev(graph, value)
-        except BlockError as err:
+            apply_options(graph, options)
+        except OptionError as err:
             refused.append(f"predicts an exit: {err.desc}")
         except NotModelled as err:
             refused.append(f"not modelled: {err.reason}")
@@ -150,9 +210,27 @@ def prepare(options: list[tuple[str, str]], refused: list[str]) -> Any:
     return apply
 
 
+def predict_exit(impl: Implementation, view: StorageView, options: list[tuple[str, str]]) -> str:
+    """The line the program writes as it refuses the options (QconformError: the oracle
+    predicts no exit, or cannot say)."""
+    graph = model_from_file(impl.snapshot_path, impl.profile, exact_identity=False).attach_storage(view.facts)
+    try:
+        apply_options(graph, options)
+    except OptionError as err:
+        assert impl.binary is not None
+        # A container's binary is "IMAGE:TAG:PROGRAM"; its program runs by name.
+        program = impl.binary.rsplit(":", 1)[-1] if impl.backend == "container" else impl.binary
+        return command_line_error(program, err.option, err.value, err.desc)
+    except NotModelled as err:
+        raise QconformError(f"not modelled: {err.reason}") from None
+    raise QconformError("the oracle predicts the program starts")
+
+
 def run(scenario: Scenario, impl: Implementation, view: StorageView) -> Outcome:
     outcome = Outcome(scenario.id, impl.name)
     options = command_line(scenario, impl, view.paths)
+    if scenario.exit:
+        return _run_exit(outcome, impl, view, options)
     started = _start(impl, [word for pair in options for word in pair], view)
     if isinstance(started, Exited):
         outcome.exited = started
@@ -176,6 +254,25 @@ def run(scenario: Scenario, impl: Implementation, view: StorageView) -> Outcome:
     outcome.bad_data = tuple(
         str(entry) for entry in scenario.data if not _reads(view, scenario, entry)
     )  # fmt: skip
+    return outcome
+
+
+def _run_exit(
+    outcome: Outcome, impl: Implementation, view: StorageView, options: list[tuple[str, str]]
+) -> Outcome:
+    try:
+        outcome.predicted_exit = predict_exit(impl, view, options)
+    except QconformError as err:
+        outcome.oracle = str(err)
+        return outcome
+    started = _start(impl, [word for pair in options for word in pair], view)
+    if isinstance(started, Exited):
+        outcome.exited = started
+        return outcome
+    try:  # its monitor may listen before the options are applied: wait for the exit
+        outcome.exited = started.exited()
+    finally:
+        started.stop()
     return outcome
 
 
