@@ -73,6 +73,12 @@ class Profile:
     shutdown_after_quit_reply: bool = False
     # object-del of a throttle group a throttle node uses (11.1's words seen on qsd@sid).
     throttle_group_in_use_message: str = "object '{id}' is in use, can not be deleted"
+    # device_add virtio-scsi with "iothread": null: 7.2 takes it as no iothread (the main loop),
+    # 10.0 and 11.1 refuse it: "Invalid parameter type for 'iothread', expected: string" ("" is the
+    # main loop in all three). A scsi-hd on a virtio-scsi without iothread: 7.2 will not move it to
+    # another AioContext, 10.0 and 11.1 do (fixtures/block/scenarios.json iotest-245-iothreads-*).
+    iothread_null_refused: bool = False
+    main_loop_disks_move: bool = False
 
 
 QEMU_7_2 = Profile(
@@ -95,6 +101,9 @@ _AFTER_8 = {
     "format_specific_first": True,
     "file_format_specific": True,
     "size_dialect": "8.1",
+    # Seen on qemu-system 10.0.13 and 11.1.3 (iotest-245-iothreads-* scenarios).
+    "iothread_null_refused": True,
+    "main_loop_disks_move": True,
 }
 
 # x-blockdev-reopen (4.0 to 6.0; renamed blockdev-reopen, with a list of entries, in 6.1).

@@ -1,17 +1,22 @@
 """Guest disks over block nodes and the AioContext each node runs in (iotest 245's iothread tests).
 
-Verified on qemu-system-x86_64 7.2 with -machine pc (fixtures/block/scenarios.json,
-iotest-245-iothreads-*): object-add makes an iothread; device_add virtio-scsi (an id, an
-iothread or null) puts a SCSI bus "ID.0" on the PCI bus, its disks running in the iothread's
-AioContext (null: the main loop's); device_add scsi-hd with drive=NODE, share-rw on and that
-bus puts a BlockBackend on the node, which moves with its children to the controller's
-context. A node given a new backing node by blockdev-reopen wants the backing node in its own
-context: the backing node's side moves unless a disk holds it, else the overlay's side
-moves unless a disk holds it, else the reopen fails: "Cannot change iothread of active block
-backend". Detaching ('backing': null) moves nothing.
+Verified on qemu-system-x86_64 7.2, 10.0 and 11.1 with -machine pc -incoming defer
+(fixtures/block/scenarios.json, iotest-245-iothreads-*): object-add makes an iothread;
+device_add virtio-scsi (an id, an iothread, "" or null) puts a SCSI bus "ID.0" on the PCI bus,
+its disks running in the iothread's AioContext ("": the main loop's; null as "" on 7.2, refused
+on 10.0 and 11.1: the profile's iothread_null_refused); device_add scsi-hd with drive=NODE,
+share-rw on and that bus puts a BlockBackend on the node, which moves with its children to
+the controller's context. A node given a new backing node by blockdev-reopen wants the backing
+node in its own context: the backing node's side moves unless a pinned disk holds it, else the
+overlay's side moves unless a pinned disk holds it, else the reopen fails: "Cannot change
+iothread of active block backend". Every disk is pinned on 7.2; on 10.0 and 11.1 a disk on a
+controller without iothread is not (main_loop_disks_move), and once moved, whether it is
+pinned is not known (abstains). Detaching ('backing': null) moves nothing. With -incoming
+every node opened is inactive (query-named-block-nodes' "active": false where shown).
 
-Only this is modelled: while a device exists, the block commands other than
-query-named-block-nodes and a reopen changing nothing but one node's backing link abstain,
+Only this is modelled: while a device exists (or during -incoming, blockdev-add aside), the
+block commands other than query-named-block-nodes and a reopen changing nothing but one node's
+backing link abstain,
 and so does anything here beyond what the test does (other drivers and properties,
 duplicate ids, disks that are not share-rw, nodes with other users). -machine none has no
 PCI bus: its device_add abstains.
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
     from reference.block.graph import BlockGraph
 
 ACTIVE_BACKEND = "Cannot change iothread of active block backend"
+NULL_IOTHREAD = "Invalid parameter type for 'iothread', expected: string"  # 10.0, 11.1
 WELL_FORMED_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")  # QEMU refuses other ids: not modelled
 Context = str | None  # an iothread's id; None: the main loop
 
@@ -38,10 +44,12 @@ Context = str | None  # an iothread's id; None: the main loop
 @dataclass
 class Devices:
     pci: bool = False  # the machine has a PCI bus (-machine pc)
+    incoming: bool = False  # -incoming defer: waiting for a migration, nodes open inactive
     iothreads: list[str] = field(default_factory=list)
     controllers: dict[str, Context] = field(default_factory=dict)  # virtio-scsi id: its context
     disks: dict[Node, str] = field(default_factory=dict)  # node: the controller its scsi-hd sits on
     contexts: dict[Node, str] = field(default_factory=dict)  # nodes outside the main loop
+    moved_disks: set[Node] = field(default_factory=set)  # disks moved off their controller's context
 
     def in_use(self) -> bool:
         return bool(self.iothreads or self.controllers)
@@ -51,6 +59,8 @@ class Devices:
 
     def move(self, nodes: list[Node], context: Context) -> None:
         for node in nodes:
+            if node in self.disks and context != self.controllers[self.disks[node]]:
+                self.moved_disks.add(node)
             if context is None:
                 self.contexts.pop(node, None)
             else:
@@ -61,7 +71,9 @@ def machine_option(devices: Devices, option: str, value: str) -> None:
     """A command-line option that makes no block node: -machine, -incoming."""
     if option == "-machine" and value == "pc":
         devices.pci = True
-    elif option != "-incoming" or value != "defer":
+    elif option == "-incoming" and value == "defer":
+        devices.incoming = True
+    else:
         raise NotModelled(f"{option} {value} is not modelled")
 
 
@@ -80,20 +92,23 @@ def device_add(graph: BlockGraph, args: QDict) -> None:
     """device_add's raw arguments (no visitor): anything the test does not do abstains."""
     driver = args.get("driver")
     if driver == "virtio-scsi" and set(args.keys()) <= {"driver", "id", "iothread"}:
-        _add_controller(graph.devices, args)
+        _add_controller(graph, args)
     elif driver == "scsi-hd" and set(args.keys()) == {"driver", "drive", "share-rw", "bus"}:
         _add_disk(graph, args)
     else:
         raise NotModelled("device_add: only virtio-scsi and share-rw scsi-hd as iotest 245 adds them")
 
 
-def _add_controller(devices: Devices, args: QDict) -> None:
-    name, iothread = args.get("id"), args.get("iothread") if "iothread" in args else QNull()
+def _add_controller(graph: BlockGraph, args: QDict) -> None:
+    devices = graph.devices
+    name, iothread = args.get("id"), args.get("iothread") if "iothread" in args else ""
+    if isinstance(iothread, QNull) and graph.profile.iothread_null_refused:
+        raise BlockError(NULL_IOTHREAD)
     if not devices.pci or not isinstance(name, str) or name in devices.controllers:
         raise NotModelled("device_add: virtio-scsi without a PCI bus, an id, or with a used id")
     if not WELL_FORMED_ID.fullmatch(name):
         raise NotModelled("device_add: a malformed id is not modelled")
-    if isinstance(iothread, QNull):
+    if isinstance(iothread, QNull) or iothread == "":
         devices.controllers[name] = None
     elif isinstance(iothread, str) and iothread in devices.iothreads:
         devices.controllers[name] = iothread
@@ -128,17 +143,27 @@ def attach_backing(graph: BlockGraph, overlay: Node, backing: Node) -> list[tupl
     if overlay.backing is not None:  # which side QEMU moves while the old link goes: not pinned
         raise NotModelled("blockdev-reopen: replacing a backing node across AioContexts is not modelled")
     child_side = [backing, *_below(backing)]
-    if not any(node in devices.disks for node in child_side):
-        return [(child_side, mine)]
     parent_side = _tree_of(overlay)
-    if not any(node in devices.disks for node in parent_side):
-        return [(parent_side, theirs)]
+    if any(node in devices.moved_disks for node in child_side + parent_side):
+        raise NotModelled("blockdev-reopen: a disk moved off its controller's context is not modelled")
+    for side, context in ((child_side, mine), (parent_side, theirs)):
+        if not any(_pinned(graph, node) for node in side):
+            return [(side, context)]
     raise BlockError(ACTIVE_BACKEND)
 
 
+def _pinned(graph: BlockGraph, node: Node) -> bool:
+    """A disk sits on the node that QEMU will not move to another AioContext."""
+    devices = graph.devices
+    if node not in devices.disks:
+        return False
+    in_main_loop = devices.controllers[devices.disks[node]] is None
+    return not (in_main_loop and graph.profile.main_loop_disks_move)
+
+
 def check_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
-    """With devices about, only a reopen changing one node's backing link is modelled."""
-    if not graph.devices.in_use():
+    """With devices about (or during -incoming), only a reopen changing one backing link is modelled."""
+    if not graph.devices.in_use() and not graph.devices.incoming:
         return
     if len(entries) != 1 or not set(entries[0].keys()) <= {"driver", "node-name", "file", "backing"}:
         raise NotModelled("blockdev-reopen: option changes with guest devices are not modelled")

@@ -141,6 +141,7 @@ class BlockGraph:
         node.read_only_explicit = "read-only" in opts
         node.auto_read_only_explicit = "auto-read-only" in opts
         node.inherits_from = parent
+        node.inactive = self.devices.incoming
         apply(node, options)
         self.nodes.append(node)
         created.append(node)

@@ -52,6 +52,7 @@ class Node:
     filter_of: Node | None = None  # a job's filter node: the node it sits above
     job_bitmap: int | None = None  # granularity of a mirror job's (anonymous, clean) dirty bitmap on it
     backend: str | None = None  # the -drive BlockBackend holding the node (query-block's "device")
+    inactive: bool = False  # opened while qemu-system waits for an incoming migration (-incoming)
     file_seq: int = 0  # when the node took its 'file' child (permission checks go newest first)
     # query-named-block-nodes' "cache" and "detect_zeroes": as the node opened (given, or cache.*
     # inherited from the parent that opened it) until a reopen changes them

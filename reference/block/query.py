@@ -119,8 +119,10 @@ BEFORE_IMAGE: dict[str, QObject] = {"encrypted": False}
 BEFORE_IMAGE.update((member, 0) for member in THROTTLE_MEMBERS)
 AFTER_IMAGE: dict[str, QObject] = {"write_threshold": 0}
 ACTIVE: dict[str, QObject] = {"active": True}
+INACTIVE: dict[str, QObject] = {"active": False}  # opened during -incoming (Node.inactive)
 KEY_MISSING: dict[str, QObject] = {"encryption_key_missing": False}  # 5.2 (deprecated, always false)
 DEVICE_INFOS = Templates({**BEFORE_IMAGE, **AFTER_IMAGE, **ACTIVE, **KEY_MISSING})
+INACTIVE_DEVICE_INFOS = Templates({**BEFORE_IMAGE, **AFTER_IMAGE, **INACTIVE, **KEY_MISSING})
 # ImageInfo's one constant: the limits are the host's, so only their presence is predicted.
 LIMITS: dict[str, QObject] = {"limits": ANY_OBJECT}
 IMAGE_INFOS = Templates(LIMITS)
@@ -161,7 +163,7 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
         texts["children"] = to_json(children)
     if profile.node_info_active:
         shape |= 4
-        info.update(ACTIVE)
+        info.update(INACTIVE if node.inactive else ACTIVE)
     info["detect_zeroes"], texts["detect_zeroes"] = node.detect_zeroes, quote(node.detect_zeroes)
     info.update(BEFORE_IMAGE)
     if profile.node_info_key_missing:
@@ -178,7 +180,7 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
         shape |= 8
         info["dirty-bitmaps"] = bitmaps
         texts["dirty-bitmaps"] = to_json(bitmaps)
-    return DEVICE_INFOS.freeze(info, texts, shape)
+    return (INACTIVE_DEVICE_INFOS if node.inactive else DEVICE_INFOS).freeze(info, texts, shape)
 
 
 def child_info(parent: Node, child: Node) -> FrozenQDict:

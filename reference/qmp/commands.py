@@ -74,6 +74,8 @@ def _block_handler(command: Callable[[BlockGraph, QDict], QObject | None]) -> Ha
         graph = conn.process.block or conn.process.attach_storage(UnknownStorage())
         if graph.devices.in_use() and command not in WITH_DEVICES:
             raise BlockNotModelled(f"{command.__name__} with guest devices is not modelled")
+        if graph.devices.incoming and command not in (*WITH_DEVICES, block.blockdev_add):
+            raise BlockNotModelled(f"{command.__name__} during -incoming (inactive nodes) is not modelled")
         try:
             return command(graph, args)
         except BlockError as err:

@@ -1,6 +1,7 @@
-"""QEMU's iotests 247 and 249 as command-line scenarios (fixtures/block/scenarios.json) on host binaries,
-and on QEMU 10.0 and 11.1 in containers (qemu-system@trixie, qsd@sid: about 0.6 s a scenario);
-iotest 232 (HMP info block) on 5.2 and 11.1 too.
+"""QEMU's iotests 247, 249, 232 and 245's iothread tests, and qemu-system's option order, as
+command-line scenarios (fixtures/block/scenarios.json) on host binaries, and on QEMU 10.0 and 11.1
+in containers (qemu-system@trixie, qsd@sid: about 0.6 s a scenario); iotest 232 (HMP info block)
+on 5.2 and 11.1 too; a scenario's own "containers" list replaces the test's.
 
 Each scenario starts the program with the test's options, then every QMP
 step's reply and events must be what the oracle predicts from those options,
@@ -90,6 +91,7 @@ def test_every_iotest_is_a_scenario_with_its_programs() -> None:
         (lambda d: d["scenarios"][0]["data"].append({"image": "nope", "pattern": 0, "offset": 0,
                                                           "length": 1}),
          "data names no image"),
+        (lambda d: d["scenarios"][0].update(exit=True), "whose program exits has no steps or data"),
     ],
 )  # fmt: skip
 def test_a_broken_scenario_is_a_one_line_error(

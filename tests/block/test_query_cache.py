@@ -104,6 +104,7 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
     "extra_children": lambda node, v: [leaf()],
     "sticky_options": lambda node, v: {"size": 1024},
     "throttle_group": lambda node, v: f"{v}-other",
+    "inactive": lambda node, v: not v,  # read where "active" is shown (10.0, 11.1): not in READ
 }
 # What a node's BlockDeviceInfo is made of (device_info, image_info, display_filename).
 READ = {"name", "auto_named", "driver", "filename", "read_only", "file_child", "facts", "image", "backing",
@@ -158,6 +159,7 @@ def test_kept_answers_follow_every_change(flat: bool, profile: object) -> None:
         if after != before:
             observed.add(attribute)
     # flat=True leaves out the backing chain's images, so some links matter only without it.
+    assert ("inactive" in observed) == profile.node_info_active  # type: ignore[attr-defined]
     assert not READ - observed - ({"backing"} if flat else set()), READ - observed
 
 
