@@ -218,7 +218,9 @@ class UnprivilegedInstance(ProcessInstance):
         self.read_timeout = READ_TIMEOUT
         wrapper = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         argv = [*wrapper, *argv_for(impl.binary)(self.socket)]
-        self.process = ManagedProcess(argv, name=f"{impl.name}-uid{uid}", ready=self.socket.exists)
+        self.process = ManagedProcess(
+            argv, name=f"{impl.name}-uid{uid}", ready=self.socket.exists, capture_stdout=True
+        )
         try:
             self.process.start()
         except StartError:

@@ -66,7 +66,10 @@ def start(impl: Implementation, extra: list[str], uid: int | None) -> CommandLin
         os.chown(sock_dir, uid, uid)  # QEMU creates its socket here as that uid
     socket = sock_dir / "qmp.sock"
     process = ManagedProcess(
-        argv_for(impl, socket, extra, uid), name=f"{impl.name}-cmdline", ready=socket.exists
+        argv_for(impl, socket, extra, uid),
+        name=f"{impl.name}-cmdline",
+        ready=socket.exists,
+        capture_stdout=True,  # HMP qemu-io's reports (conformance/block/session.py)
     )
     try:
         process.start()

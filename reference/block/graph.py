@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from reference.block.add_options import NodeOptions, apply, open_options, zeroes_error
 from reference.block.devices import Devices
 from reference.block.errors import BlockError, NotModelled
+from reference.block.guest_writes import GuestWrites
 from reference.block.job import Job
 from reference.block.names import check_new_name, lookup_error
 from reference.block.nbd import open_nbd
@@ -51,6 +52,7 @@ class BlockGraph:
         # report), None: not predicted. Handed out with take_output.
         self.output: list[OutputLine] | None = None
         self.throttle_groups: list[str] = []  # throttle-group objects' ids (throttle_groups.py)
+        self.guest_writes = GuestWrites()  # what HMP qemu-io wrote, for later reads
         self._seq = 0  # counts attachments of users to nodes (permission checks go newest first)
         self.devices = Devices()  # guest devices and AioContexts (qemu-system with a PCI bus)
 
@@ -263,8 +265,10 @@ class BlockGraph:
         node.image = image
 
     def refresh_facts(self, node: Node) -> None:
-        """Re-read a node's file (and header) after a job wrote it."""
-        node.stale = False
+        """Re-read a node's file (and header) after a job (or HMP qemu-io) wrote it."""
+        if node.stale:  # a job's writes are not modelled: its data is read again when needed
+            self.guest_writes.forget(node.filename)
+        node.stale = node.written = False
         if node.driver in ("null-co", "nbd"):  # nothing a job here could have changed
             return
         node.facts = self.storage.file(node.filename)

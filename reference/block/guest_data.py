@@ -6,8 +6,10 @@ qcow2 node reads what its image holds itself (the guest ranges qemu-img map
 shows present at depth 0, which is whole clusters: a partial write copied
 the rest of the cluster from the backing of that time) and the rest from
 its backing node as the graph links it now, zeros where the backing is
-shorter or there is none. A node whose file was written since the facts
-were read abstains.
+shorter or there is none. A node whose file a job wrote since the facts
+were read abstains. Where HMP qemu-io wrote, the facts come through the
+graph's write model (reference/block/guest_writes.py), which reads them once
+and applies the writes itself.
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ class ContentFacts(Protocol):
         ...
 
 
+class Contents(Protocol):
+    """Where a read takes a file's or a layer's runs from (the write model, or the storage itself)."""
+
+    def content(self, storage: ContentFacts, path: str, fmt: str) -> list[tuple[int, int, int]]: ...
+
+
+class _Direct:
+    def content(self, storage: ContentFacts, path: str, fmt: str) -> list[tuple[int, int, int]]:
+        return storage.content(path, fmt)
+
+
 def node_size(node: Node) -> int:
     if node.driver == "qcow2":
         if node.image is None:
@@ -55,39 +68,53 @@ def node_size(node: Node) -> int:
     return visible_size(node)
 
 
-def read_runs(storage: object, node: Node, offset: int, length: int) -> list[Run]:
+def read_runs(
+    storage: object, node: Node, offset: int, length: int, contents: Contents | None = None
+) -> list[Run]:
     """The bytes [offset, offset + length) of the node, merged into runs (the caller checked the size)."""
     if not isinstance(storage, ContentFacts):
         raise NotModelled("read: the storage cannot say what the files hold")
-    return _merge(_read(storage, node, offset, length))
+    return _merge(_Reader(storage, contents or _Direct()).read(node, offset, length))
 
 
-def _read(storage: ContentFacts, node: Node, offset: int, length: int) -> list[Run]:
+@dataclass(frozen=True)
+class _Reader:
+    storage: ContentFacts
+    contents: Contents
+
+    def held(self, path: str, fmt: str) -> list[tuple[int, int, int]]:
+        return self.contents.content(self.storage, path, fmt)
+
+    def read(self, node: Node, offset: int, length: int) -> list[Run]:
+        return _read(self, node, offset, length)
+
+
+def _read(reader: _Reader, node: Node, offset: int, length: int) -> list[Run]:
     if length <= 0:
         return []
     if node.stale:
         raise NotModelled(f"read: {node.name}'s file was written since its facts were read")
     if node.driver == "file":
-        return _layer(storage.content(node.filename, "file"), offset, length, lambda o, n: [Run(o, n, 0)])
+        return _layer(reader.held(node.filename, "file"), offset, length, lambda o, n: [Run(o, n, 0)])
     if node.driver == "raw" and node.file_child is not None:
         base = node.raw_offset
-        below = _read(storage, node.file_child, base + offset, length)
+        below = _read(reader, node.file_child, base + offset, length)
         return [Run(run.offset - base, run.length, run.byte) for run in below]
     if node.driver == "qcow2" and node.file_child is not None:
         if node.file_child.stale:
             raise NotModelled(f"read: {node.name}'s image was written since its facts were read")
-        return _layer(storage.content(node.filename, "qcow2"), offset, length, _backing_reader(storage, node))
+        return _layer(reader.held(node.filename, "qcow2"), offset, length, _backing_reader(reader, node))
     raise NotModelled(f"read: a {node.driver} node's data is not modelled")
 
 
-def _backing_reader(storage: ContentFacts, node: Node) -> Gap:
+def _backing_reader(reader: _Reader, node: Node) -> Gap:
     def read(offset: int, length: int) -> list[Run]:
         backing = node.backing
         if backing is None:
             return [Run(offset, length, 0)]
         inside = max(0, min(offset + length, node_size(backing)) - offset)
         tail = [Run(offset + inside, length - inside, 0)] if inside < length else []
-        return _read(storage, backing, offset, inside) + tail
+        return _read(reader, backing, offset, inside) + tail
 
     return read
 

@@ -11,10 +11,17 @@ name, which QEMU wraps in a temporary BlockBackend.
 Reads: "read [-q] [-P PATTERN] OFFSET LENGTH". What they return comes from
 reference/block/guest_data.py; a request past the node's end fails with
 "read failed: Input/output error"; -P compares every byte with PATTERN.
-Writes: "write OFF LEN" and "aio_write OFF LEN" without flags, in sectors,
-inside the image; their reports ("wrote ...", aio_write's when it completes)
-are not predicted: iotest 249's scenarios run programs whose stdout the
-harness does not keep (command-line launches, containers). Anything else
+Writes (pinned on 7.2, io-writes.json): "write [-q] [-P PATTERN | -z] OFFSET
+LENGTH" and the same with aio_write, any alignment; the pattern is 0xcd
+unless given, -z writes zeros. A read-only node answers "Block node is
+read-only" (the monitor's reply); a request past the end prints "write
+failed: Input/output error" ("aio_write failed: ..."); else "wrote N/N bytes
+at offset O" and the timing line. aio_write's report comes when the request
+completes, which may be after the monitor's reply: the harness waits for the
+predicted lines before the next command, so nothing overtakes it. The write
+changes the data later reads see (reference/block/guest_writes.py). A node
+name gets a temporary BlockBackend: modelled for nodes without parents (a
+qcow2 parent unshares write: "Permission conflict ..."). Anything else
 abstains.
 """
 
@@ -30,10 +37,9 @@ from reference.block.guest_data import node_size, read_runs
 from reference.block.names import lookup_error
 from reference.block.node import Node
 from reference.block.qemu_io_report import OutputLine, pattern_failed, report
-from reference.block.raw_window import visible_size
 
 WRITES = frozenset({"write", "aio_write"})
-SECTOR = 512  # unaligned requests take read-modify-write paths we do not model
+DEFAULT_PATTERN = 0xCD  # qemu-io's write pattern when -P is not given
 # qemu-io's numbers: decimal with an optional binary suffix.
 NUMBER = re.compile(r"([0-9]+)([kKmMgG]?)")
 SUFFIX = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -49,6 +55,7 @@ class Request:
     length: int
     pattern: int | None = None
     quiet: bool = False
+    zeros: bool = False
 
 
 def qemu_io(graph: BlockGraph, rest: str) -> str:
@@ -65,23 +72,51 @@ def qemu_io(graph: BlockGraph, rest: str) -> str:
         root = graph.find(device)
         if root is None:
             return f"Error: {lookup_error(graph.profile, '', device).desc}{HMP_EOL}"
-        if request.op != "read":
-            raise NotModelled("HMP qemu-io writes on a node name (a temporary BlockBackend) are not modelled")
+        if request.op != "read" and (root.parents or root.backend is not None or graph.exported(root)):
+            # its users' permissions are checked before read-only: not modelled
+            raise NotModelled("HMP qemu-io writes on a node with users are not modelled")
     if request.op == "read":
         graph.output = _read(graph, root, request)
         return ""
     if root.read_only:  # checked before the request itself
         return f"Block node is read-only{HMP_EOL}"
-    _check_inside(root, request.offset, request.length)
-    _written(root)
+    graph.output = _write(graph, root, request)
     return ""
+
+
+def _write(graph: BlockGraph, root: Node, request: Request) -> list[OutputLine]:
+    offset, length = request.offset, request.length
+    if offset + length > node_size(root):
+        return [f"{request.op} failed: {EIO}"]
+    byte = 0 if request.zeros else DEFAULT_PATTERN if request.pattern is None else request.pattern
+    try:
+        if graph.jobs:
+            raise NotModelled("a job may be copying the data meanwhile")
+        graph.guest_writes.write(graph.storage, root, offset, length, byte)
+    except NotModelled:  # the report is still known; the data is not: its reads abstain
+        for node in _below(root):
+            graph.guest_writes.lose(node.filename)
+    for node in graph.nodes:  # every node over a written file shows what is there now
+        if node.filename in {below.filename for below in _below(root)}:
+            node.written = True
+    return [] if request.quiet else report("wrote", offset, length)
+
+
+def _below(node: Node) -> list[Node]:
+    """The node and the nodes its writes go down to (file children; qcow2 writes no backing)."""
+    chain = [node]
+    below = node.file_child
+    while below is not None:
+        chain.append(below)
+        below = below.file_child
+    return chain
 
 
 def _read(graph: BlockGraph, root: Node, request: Request) -> list[OutputLine]:
     offset, length = request.offset, request.length
     if offset + length > node_size(root):
         return [f"read failed: {EIO}"]
-    runs = read_runs(graph.storage, root, offset, length)
+    runs = read_runs(graph.storage, root, offset, length, graph.guest_writes)
     lines: list[OutputLine] = []
     if request.pattern is not None and any(run.byte != request.pattern for run in runs):
         lines.append(pattern_failed(offset, length))
@@ -92,12 +127,29 @@ def _request(command: str) -> Request:
     words = command.split()
     if words and words[0] == "read":
         return _read_request(words[1:])
-    if len(words) != 3 or words[0] not in WRITES:
+    if not words or words[0] not in WRITES:
         raise NotModelled(f"HMP qemu-io: command {command!r} is not modelled")
-    offset, length = (_number(word) for word in words[1:])
-    if offset % SECTOR or length % SECTOR or length == 0:
-        raise NotModelled("HMP qemu-io: unaligned or empty requests are not modelled")
-    return Request(words[0], offset, length)
+    return _write_request(words[0], words[1:])
+
+
+def _write_request(op: str, words: list[str]) -> Request:
+    pattern, quiet, zeros = None, False, False
+    while words and words[0].startswith("-"):
+        flag = words.pop(0)
+        if flag == "-q":
+            quiet = True
+        elif flag == "-z" and pattern is None:
+            zeros = True
+        elif flag == "-P" and not zeros and words and _byte(words[0]) is not None:
+            pattern = _byte(words.pop(0))
+        else:
+            raise NotModelled(f"HMP qemu-io: {op} flag {flag} is not modelled")
+    if len(words) != 2:
+        raise NotModelled(f"HMP qemu-io: only '{op} [-q] [-P PATTERN | -z] OFFSET LENGTH' is modelled")
+    offset, length = (_number(word) for word in words)
+    if length == 0:
+        raise NotModelled("HMP qemu-io: empty writes are not modelled")
+    return Request(op, offset, length, pattern, quiet, zeros)
 
 
 def _read_request(words: list[str]) -> Request:
@@ -118,23 +170,12 @@ def _read_request(words: list[str]) -> Request:
     return Request("read", offset, length, pattern, quiet)
 
 
+def _byte(word: str) -> int | None:
+    return int(word, 0) if PATTERN.fullmatch(word) and int(word, 0) <= 0xFF else None
+
+
 def _number(word: str) -> int:
     match = NUMBER.fullmatch(word)
     if match is None:
         raise NotModelled(f"HMP qemu-io: number {word!r} is not modelled")
     return int(match.group(1)) * SUFFIX[match.group(2).lower()]
-
-
-def _check_inside(root: Node, offset: int, length: int) -> None:
-    size = root.image.virtual_size if root.image is not None else None
-    if size is None and root.facts is not None and root.driver in ("raw", "file"):
-        size = visible_size(root)
-    if size is None or offset + length > size:
-        raise NotModelled("HMP qemu-io: a request past the end (or of unknown size) is not modelled")
-
-
-def _written(root: Node) -> None:
-    """The write changed the image and its file: their facts are re-read before they are reported."""
-    root.stale = True
-    if root.file_child is not None:
-        root.file_child.stale = True

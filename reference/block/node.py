@@ -47,6 +47,9 @@ class Node:
     name_in_options: bool = True
     inherits_from: Node | None = None  # the parent whose options an inline/implicit child took
     stale: bool = False  # a job wrote the file: re-read its facts before reporting them
+    # HMP qemu-io wrote the file: its facts are re-read before they are reported, its data is the
+    # write model's (reference/block/guest_writes.py)
+    written: bool = False
     # QEMU's op blockers on the node, newest first: the first is the one an error names.
     blockers: list[str] = field(default_factory=list)
     filter_of: Node | None = None  # a job's filter node: the node it sits above

@@ -35,7 +35,7 @@ HAS_GET_INFO = frozenset({"file", "qcow2"})
 
 def named_block_nodes(graph: BlockGraph, flat: bool = False) -> list[QObject]:
     for node in graph.nodes:
-        if node.stale:  # a job wrote the image: QEMU reports what is there now
+        if node.stale or node.written:  # the image was written: QEMU reports what is there now
             graph.refresh_facts(node)
     return [device_info(node, flat, graph.profile) for node in reversed(graph.nodes)]
 

@@ -253,3 +253,58 @@ def test_output_must_be_the_predicted_lines_exactly() -> None:
 def test_content_runs_collapse_equal_bytes() -> None:
     assert runs_of(b"\xa0" * 3 + b"\x00" + b"\xa1" * 2, 10) == [(10, 3, 0xA0), (13, 1, 0), (14, 2, 0xA1)]
     assert runs_of(b"") == []
+
+
+def wrote(g: BlockGraph, device: str, command: str, offset: int, length: int) -> None:
+    reply, lines = io(g, device, command)
+    assert reply == "" and lines == report("wrote", offset, length)
+
+
+def test_a_partial_cluster_write_copies_the_rest_of_the_cluster_from_the_backing_of_that_time() -> None:
+    g = graph_of_three()
+    relink(g, 2, "hd1")  # hd1 <- hd2: hd1's 0xa1 shows at 1 MiB
+    wrote(g, "hd2", "write -P 0x11 1M 512", M, 512)
+    relink(g, 2, None)  # the cluster is hd2's own now: the copied 0xa1 stays, the rest is zeros
+    assert read_runs(g.storage, node(g, "hd2"), M - 512, CLUSTER + 1024, g.guest_writes) == [
+        Run(M - 512, 512, 0),
+        Run(M, 512, 0x11),
+        Run(M + 512, CLUSTER - 512, 0xA1),
+        Run(M + CLUSTER, 512, 0),
+    ]
+
+
+def test_a_zero_write_into_an_empty_cluster_hides_a_later_backing_and_the_default_pattern_is_0xcd() -> None:
+    g = graph_of_three()
+    wrote(g, "hd0", "write -z 1M 512", M, 512)
+    wrote(g, "hd0", "write 2M 512", 2 * M, 512)
+    relink(g, 0, "hd1")
+    assert reads_as(g, "hd0", M, CLUSTER, 0)
+    assert reads_as(g, "hd0", M + CLUSTER, M - CLUSTER, 0xA1)
+    assert reads_as(g, "hd0", 2 * M, 512, 0xCD)
+
+
+def test_a_write_through_a_raw_window_lands_in_the_file_and_shows_through_another_node() -> None:
+    g = BlockGraph(DataStorage())
+    run(g, "blockdev-add", **RAW, offset=M)
+    run(g, "blockdev-add", driver="raw", node_name="r2", file="rf")
+    wrote(g, "r", "write -P 0x22 100 200", 100, 200)
+    expected = [Run(M, 100, 0xA1), Run(M + 100, 200, 0x22), Run(M + 300, 212, 0xA1)]
+    assert read_runs(g.storage, node(g, "r2"), M, 512, g.guest_writes) == expected
+    assert node(g, "rf").written and node(g, "r2").written and not node(g, "rf").stale
+
+
+def test_past_the_end_writes_nothing_and_a_job_write_abstains_later_reads() -> None:
+    g = graph_of_three()
+    reply, lines = io(g, "hd0", "aio_write -P 1 3M 512")
+    assert reply == "" and lines == ["aio_write failed: Input/output error"]
+    assert reads_as(g, "hd0", 0, M, 0xA0)
+    node(g, "hd0-file").stale = True  # as a job leaves it
+    with pytest.raises(NotModelled):
+        io(g, "hd0", "read 0 512")
+
+
+def test_a_qcow2_image_written_has_no_known_raw_bytes() -> None:
+    g = graph_of_three()
+    assert io(g, "hd0", "write -q 0 512") == ("", [])
+    with pytest.raises(NotModelled):
+        read_runs(g.storage, node(g, "hd0-file"), 0, 512, g.guest_writes)

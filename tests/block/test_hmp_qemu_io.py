@@ -37,8 +37,25 @@ def test_a_write_to_a_read_only_drive_is_refused_and_changes_nothing() -> None:
 def test_a_write_to_a_writable_drive_answers_nothing_and_marks_the_image_changed() -> None:
     g = drives()
     assert qemu_io(g, 'none1 "write 0 2k"') == ""
+    assert [str(line) for line in g.take_output() or []] == [
+        "wrote 2048/2048 bytes at offset 0",
+        "2 KiB, 1 ops; <elapsed> (<rate>/sec and <rate> ops/sec)",
+    ]
     root = next(n for n in g.nodes if n.backend == "none1")
-    assert root.stale and root.file_child is not None and root.file_child.stale
+    assert root.written and root.file_child is not None and root.file_child.written
+    assert not root.stale  # the data is the write model's: no job wrote it
+
+
+@pytest.mark.parametrize(
+    ("rest", "printed"),
+    [('none1 "write 0 2M"', "write failed: Input/output error"),
+     ('none1 "aio_write 1M 512"', "aio_write failed: Input/output error"),
+     ('none1 "write -q 1 2k"', None)],
+)  # fmt: skip
+def test_past_the_end_and_quiet(rest: str, printed: str | None) -> None:
+    g = drives()
+    assert qemu_io(g, rest) == ""
+    assert g.take_output() == ([printed] if printed else [])
 
 
 def test_an_unknown_device() -> None:
@@ -48,7 +65,7 @@ def test_an_unknown_device() -> None:
 
 @pytest.mark.parametrize(
     "rest",
-    ['none1 "read 0 2k"', 'none1 "write -P 5 0 2k"', 'none1 "write 1 2k"', 'none1 "write 0 2M"',
+    ['none1 "read 0 2k"', 'none1 "write -z -P 5 0 2k"', 'none1 "write -s f 0 2k"', 'none1 "write 0"',
      '-d none1 "write 0 2k"', "none1", 'none1 "write 0 2x"', 'none1 "write 0 2k'],
 )  # fmt: skip
 def test_anything_else_abstains(rest: str) -> None:
@@ -56,11 +73,18 @@ def test_anything_else_abstains(rest: str) -> None:
         qemu_io(drives(), rest)
 
 
-def test_a_node_name_abstains() -> None:
+def test_a_node_name_with_users_abstains() -> None:
     g = BlockGraph(FakeStorage())
-    run(g, "blockdev-add", driver="qcow2", node_name="q", file={"driver": "file", "filename": "/solo"})
-    with pytest.raises(NotModelled):
-        qemu_io(g, 'q "write 0 2k"')
+    run(
+        g,
+        "blockdev-add",
+        driver="qcow2",
+        node_name="q",
+        file={"driver": "file", "filename": "/solo", "node-name": "f"},
+    )
+    with pytest.raises(NotModelled):  # q unshares write on f: a permission conflict
+        qemu_io(g, 'f "write 0 2k"')
+    assert qemu_io(g, 'q "write 0 2k"') == ""  # a temporary BlockBackend
 
 
 def commit(g: BlockGraph, **extra: Any) -> None:
