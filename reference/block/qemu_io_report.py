@@ -18,18 +18,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 UNITS = ((60, "EiB"), (50, "PiB"), (40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB"))
-# cvtstr() of a measured rate: a fraction with 3 digits, or (an exact integer) none; "inf" at zero time.
-RATE = r"(?:inf|[0-9]+(?:\.[0-9]{3})?) (?:bytes|KiB|MiB|GiB|TiB|PiB|EiB)"
+# cvtstr() of a measured rate: "%.3f" in a binary unit, "%f" in bytes, the first ".000" and what
+# follows cut off; "inf" at zero time. (Pinned: "0.037043 bytes/sec" after aio_write -z.)
+RATE = (
+    r"(?:inf|[0-9]+(?:\.(?!000)[0-9]{3})?) (?:KiB|MiB|GiB|TiB|PiB|EiB)"
+    r"|(?:inf|[0-9]+(?:\.(?!000)[0-9]{6})?) bytes"
+)
 # timestr(): under a second "SS.ss sec" (%05.2f), else "H:MM:SS.ss".
 ELAPSED = r"(?:[0-9]{2}\.[0-9]{2} sec|[0-9]+:[0-9]{2}:[0-9]{2}\.[0-9]{2})"
 OPS_RATE = r"(?:inf|[0-9]+\.[0-9]{4})"
 
 
 def human_size(value: int) -> str:
-    """cvtstr() of a byte count: an integer, so "%.f" of the quotient (rounded half to even, as printf)."""
+    """cvtstr() of a byte count: "%.3f" of the quotient in the largest unit it reaches, an exact
+    ".000" cut off (pinned: "59.500 KiB", "3.707 KiB"); below 1 KiB the integer and "bytes"."""
     for shift, unit in UNITS:
         if value >= 1 << shift:
-            return f"{value / (1 << shift):.0f} {unit}"
+            text = f"{value / (1 << shift):.3f}"
+            return f"{text.split('.000')[0] if '.000' in text else text} {unit}"
     return f"{value} bytes"
 
 
@@ -43,7 +49,7 @@ class TimingLine:
     @property
     def pattern(self) -> re.Pattern[str]:
         head = re.escape(f"{human_size(self.total)}, {self.ops} ops; ")
-        return re.compile(f"{head}{ELAPSED} \\({RATE}/sec and {OPS_RATE} ops/sec\\)")
+        return re.compile(f"{head}{ELAPSED} \\((?:{RATE})/sec and {OPS_RATE} ops/sec\\)")
 
     def matches(self, line: str) -> bool:
         return self.pattern.fullmatch(line) is not None

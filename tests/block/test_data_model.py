@@ -215,6 +215,9 @@ def test_the_timing_line_accepts_qemu_ios_shapes_only() -> None:
     assert not line.matches("1 MiB, 1 ops; 0:00:01.25 sec (819.200 KiB/sec and 0.8000 ops/sec)")
     assert line.matches("1 MiB, 1 ops; 0:00:01.25 (819.200 KiB/sec and 0.8000 ops/sec)")
     assert line.matches("1 MiB, 1 ops; 00.00 sec (inf EiB/sec and inf ops/sec)")
+    # aio_write -z on 7.2 never sets its start time: the elapsed time is the clock's since boot
+    assert TimingLine(1024).matches("1 KiB, 1 ops; 7:40:43.90 (0.037043 bytes/sec and 0.0000 ops/sec)")
+    assert TimingLine(0).matches("0 bytes, 1 ops; 00.00 sec (0 bytes/sec and 39452.4007 ops/sec)")
     for wrong in (
         "2 MiB, 1 ops; 00.00 sec (4.820 GiB/sec and 4935.5662 ops/sec)",  # another total
         "1 MiB, 2 ops; 00.00 sec (4.820 GiB/sec and 4935.5662 ops/sec)",  # another op count
@@ -222,18 +225,25 @@ def test_the_timing_line_accepts_qemu_ios_shapes_only() -> None:
         "1 MiB, 1 ops; 00.00 sec (4.82 GiB/sec and 4935.5662 ops/sec)",  # not %.3f
         "1 MiB, 1 ops; 00.00 sec (4.820 GB/sec and 4935.5662 ops/sec)",  # no such unit
         "1 MiB, 1 ops; 00.00 sec (4.820 GiB/sec and 4935.566 ops/sec)",  # not %.4f
+        "1 MiB, 1 ops; 00.00 sec (4.000 GiB/sec and 4935.5662 ops/sec)",  # ".000" is cut off
+        "1 MiB, 1 ops; 00.00 sec (0.037 bytes/sec and 4935.5662 ops/sec)",  # bytes are %f
         "1 MiB, 1 ops; 00.00 sec (4.820 GiB/sec and 4935.5662 ops/sec) ",
     ):
         assert not line.matches(wrong), wrong
 
 
 def test_sizes_are_printed_as_qemu_io_rounds_them() -> None:
-    assert [human_size(n) for n in (512, 4096, M, 1536, 2560, 3 * M)] == [
+    # pinned with qemu-io 7.2 (and 60928 through HMP): "%.3f", an exact ".000" cut off
+    sizes = (512, 4096, M, 1536, 2560, 3796, 60928, M + 1024, 3 * M)
+    assert [human_size(n) for n in sizes] == [
         "512 bytes",
         "4 KiB",
         "1 MiB",
-        "2 KiB",
-        "2 KiB",
+        "1.500 KiB",
+        "2.500 KiB",
+        "3.707 KiB",
+        "59.500 KiB",
+        "1.001 MiB",
         "3 MiB",
     ]
 
