@@ -61,6 +61,7 @@ from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
 from reference.block.reopen_cache import inline_options, shown_options
+from reference.block.reopen_shared_file import check_shared_file, shareable
 from reference.qobject.values import QDict, QNull, bucket_of
 
 KEEP = object()  # the entry names the node's current backing (or null where it has none)
@@ -102,6 +103,10 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
             raise NotModelled("blockdev-reopen: an option error with another error is not modelled") from None
         raise
     if option_errors:
+        if any(_names_new_file(node, entry) for node, entry in merged.items()):
+            raise NotModelled(
+                "blockdev-reopen: an option error with a 'file' link (7.2 may corrupt the image)"
+            )
         raise BlockError(option_errors[0])
 
 
@@ -140,7 +145,14 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
                 if not unchanged or node in backings:
                     raise NotModelled("blockdev-reopen: a new 'file' with other changes is not modelled")
                 files[node] = file
-        _check_unchanged(node, given[node])
+        try:
+            _check_unchanged(node, given[node])
+        except BlockError:
+            if node in files:  # 7.2 then reads the new file as the node's image: it marks it corrupt
+                raise NotModelled(
+                    "blockdev-reopen: a new 'file' refused in prepare corrupts the image"
+                ) from None
+            raise
         child_options = entry.get("file")
         if isinstance(child_options, QDict):  # QEMU queues the child right after its parent
             child = _inline_child(node, child_options, merged)
@@ -346,6 +358,11 @@ def _new_child(graph: BlockGraph, node: Node, name: str, role: str) -> Node:
     return found
 
 
+def _names_new_file(node: Node, entry: QDict) -> bool:
+    ref = entry.get("file")
+    return isinstance(ref, str) and (node.file_child is None or ref != node.file_child.name)
+
+
 def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
     """The node's new 'file' child (None: it keeps its own); QEMU's error where it refuses."""
     if not isinstance(ref, str) or (node.file_child is not None and ref == node.file_child.name):
@@ -355,6 +372,8 @@ def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
         raise NotModelled("blockdev-reopen: a new 'file' that is not a free file node is not modelled")
     if node.backing is not None or (node.image is not None and node.image.backing_file):
         raise NotModelled("blockdev-reopen: a new 'file' under a node with a backing chain is not modelled")
+    if found.parents and shareable(node, found):
+        return found  # judged at the permission stage (reference/block/reopen_shared_file.py)
     if found.parents and (node.driver != "raw" or graph.has_writer(node)
                           or any(parent.driver != "raw" for parent in found.parents)):  # fmt: skip
         raise NotModelled("blockdev-reopen: a new 'file' shared with a writer is not modelled")
@@ -422,6 +441,8 @@ def _relink(graph: BlockGraph, node: Node, backing: Node | None) -> None:
 
 def _check_new_files(graph: BlockGraph, files: dict[Node, Node], new: dict[Node, Flags]) -> None:
     for node, file in files.items():
+        if file.parents and shareable(node, file):
+            check_shared_file(graph, node, file, _flags(node, new).read_only)
         writes = not _flags(node, new).read_only if node.driver == "qcow2" else graph.has_writer(node)
         if not writes:
             continue

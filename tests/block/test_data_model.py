@@ -318,3 +318,35 @@ def test_a_qcow2_image_written_has_no_known_raw_bytes() -> None:
     assert io(g, "hd0", "write -q 0 512") == ("", [])
     with pytest.raises(NotModelled):
         read_runs(g.storage, node(g, "hd0-file"), 0, 512, g.guest_writes)
+
+
+def conflict(file: str, required_by: str, unshared_by: str) -> str:
+    return (
+        f"Permission conflict on node '{file}': permissions 'write, resize' are both required by node"
+        f" '{required_by}' (uses node '{file}' as 'file' child) and unshared by node '{unshared_by}'"
+        f" (uses node '{file}' as 'file' child)."
+    )
+
+
+def test_a_qcow2_node_given_anothers_file_is_a_permission_conflict_and_changes_nothing() -> None:
+    g = graph_of_three()
+    entry = {**hd(2, backing=None), "file": "hd0-file"}
+    assert error(g, "blockdev-reopen", options=[entry]) == (
+        "GenericError",
+        conflict("hd0-file", "hd0", "hd2"),
+    )
+    assert node(g, "hd2").file_child is node(g, "hd2-file") and reads_as(g, "hd2", 2 * M, M, 0xA2)
+    run(g, "blockdev-add", driver="raw", node_name="r", file="hd1-file")  # takes nothing, shares all
+    entry = {**hd(2, backing=None), "file": "hd1-file"}
+    assert error(g, "blockdev-reopen", options=[entry])[1] == conflict("hd1-file", "hd1", "hd2")
+
+
+def test_a_shared_file_without_a_conflict_or_with_a_prepare_error_abstains() -> None:
+    g = BlockGraph(DataStorage())
+    for i in (0, 2):
+        run(g, "blockdev-add", **hd(i, backing=None), read_only=True)
+    with pytest.raises(NotModelled):  # QEMU accepts: two qcow2 nodes over one image file
+        run(g, "blockdev-reopen", options=[{**hd(2, backing=None), "file": "hd0-file", "read-only": True}])
+    g = graph_of_three()
+    with pytest.raises(NotModelled):  # 7.2 then marks hd2's image corrupt (seen: SIGSEGV on a read)
+        run(g, "blockdev-reopen", options=[{**hd(2, backing=None), "file": "hd0-file", "force-share": False}])
