@@ -20,8 +20,11 @@ at offset O" and the timing line. aio_write's report comes when the request
 completes, which may be after the monitor's reply: the harness waits for the
 predicted lines before the next command, so nothing overtakes it. The write
 changes the data later reads see (reference/block/guest_writes.py). A node
-name gets a temporary BlockBackend: modelled for nodes without parents (a
-qcow2 parent unshares write: "Permission conflict ..."). Anything else
+name gets a temporary unnamed BlockBackend that asks for write as the
+node's newest user: a qcow2 parent unshares it ("Permission conflict on node
+'F': permissions 'write' are both required by an unnamed block device (uses
+node 'F' as 'root' child) and unshared by node 'Q' (uses node 'F' as 'file'
+child)."), checked before read-only. Anything else
 abstains.
 """
 
@@ -36,6 +39,15 @@ from reference.block.graph import BlockGraph
 from reference.block.guest_data import node_size, read_runs
 from reference.block.names import lookup_error
 from reference.block.node import Node
+from reference.block.permissions import (
+    ALL,
+    CONSISTENT_READ,
+    UNNAMED_DEVICE,
+    WRITE,
+    User,
+    first_conflict,
+    users_of,
+)
 from reference.block.qemu_io_report import OutputLine, pattern_failed, report
 
 WRITES = frozenset({"write", "aio_write"})
@@ -72,9 +84,9 @@ def qemu_io(graph: BlockGraph, rest: str) -> str:
         root = graph.find(device)
         if root is None:
             return f"Error: {lookup_error(graph.profile, '', device).desc}{HMP_EOL}"
-        if request.op != "read" and (root.parents or root.backend is not None or graph.exported(root)):
-            # its users' permissions are checked before read-only: not modelled
-            raise NotModelled("HMP qemu-io writes on a node with users are not modelled")
+        conflict = None if request.op == "read" else temporary_backend_conflict(graph, root)
+        if conflict is not None:  # checked before read-only
+            return f"{conflict}{HMP_EOL}"
     if request.op == "read":
         graph.output = _read(graph, root, request)
         return ""
@@ -82,6 +94,14 @@ def qemu_io(graph: BlockGraph, rest: str) -> str:
         return f"Block node is read-only{HMP_EOL}"
     graph.output = _write(graph, root, request)
     return ""
+
+
+def temporary_backend_conflict(graph: BlockGraph, root: Node) -> str | None:
+    """A write through a node name: qemu-io's unnamed BlockBackend, the node's newest user, asks
+    to write; pinned on 7.2: a qcow2 parent that unshares write refuses it."""
+    users = users_of(root, graph.export_users())
+    newest = graph.next_seq()
+    return first_conflict(root, [*users, User(UNNAMED_DEVICE, "root", CONSISTENT_READ | WRITE, ALL, newest)])
 
 
 def _write(graph: BlockGraph, root: Node, request: Request) -> list[OutputLine]:

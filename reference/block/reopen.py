@@ -28,7 +28,10 @@ backing link and before any "Cannot change the option" error. Another file
 node becomes the child: a qcow2 node keeps the header it read (a raw file
 works), its filename and sizes follow the new file, a read-only new file
 under a writable qcow2 is "Block node is read-only"; the old child goes
-unless the monitor or another parent holds it. Inline 'file' options reopen
+unless the monitor or another parent holds it. A file other format nodes use:
+reference/block/reopen_shared_file.py (a permission conflict at the end);
+a new file refused in prepare abstains (7.2 then reads the new file as the
+node's image and marks it corrupt). Inline 'file' options reopen
 the child the node opened inline: its node-name and filename cannot change,
 and leaving its node-name out drops it from the child's options (naming it
 afterwards is a change). A node named twice: the entries merge, the later

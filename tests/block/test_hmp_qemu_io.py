@@ -73,7 +73,7 @@ def test_anything_else_abstains(rest: str) -> None:
         qemu_io(drives(), rest)
 
 
-def test_a_node_name_with_users_abstains() -> None:
+def test_a_node_name_under_a_qcow2_node_is_a_permission_conflict() -> None:
     g = BlockGraph(FakeStorage())
     run(
         g,
@@ -82,8 +82,11 @@ def test_a_node_name_with_users_abstains() -> None:
         node_name="q",
         file={"driver": "file", "filename": "/solo", "node-name": "f"},
     )
-    with pytest.raises(NotModelled):  # q unshares write on f: a permission conflict
-        qemu_io(g, 'f "write 0 2k"')
+    assert qemu_io(g, 'f "write 0 2k"') == (  # q unshares write on f
+        "Permission conflict on node 'f': permissions 'write' are both required by an unnamed block"
+        " device (uses node 'f' as 'root' child) and unshared by node 'q' (uses node 'f' as 'file'"
+        " child).\r\n"
+    )
     assert qemu_io(g, 'q "write 0 2k"') == ""  # a temporary BlockBackend
 
 
