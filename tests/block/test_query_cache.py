@@ -89,6 +89,7 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
     "name_in_options": lambda node, v: not v,
     "inherits_from": link,
     "stale": lambda node, v: not v,
+    "written": lambda node, v: not v,
     "blockers": lambda node, v: ["a blocker"],
     "filter_of": link,
     "job_bitmap": lambda node, v: None if v is not None else 65536,
