@@ -17,8 +17,12 @@ unless given, -z writes zeros. A read-only node answers "Block node is
 read-only" (the monitor's reply); a request past the end prints "write
 failed: Input/output error" ("aio_write failed: ..."); else "wrote N/N bytes
 at offset O" and the timing line. aio_write's report comes when the request
-completes, which may be after the monitor's reply: the harness waits for the
-predicted lines before the next command, so nothing overtakes it. The write
+completes: on a node name before the reply (the temporary BlockBackend is
+drained as it goes), on a -drive BlockBackend after it, and a read sent at
+once can then overtake the write (seen on 7.2: the old data). The harness
+waits for each predicted report before the next command, so the oracle's
+order holds wherever stdout is read; aio_write -z's timing line counts from
+the clock's zero (7.2 never sets its start), which the timing matcher takes. The write
 changes the data later reads see (reference/block/guest_writes.py). A node
 name gets a temporary unnamed BlockBackend that asks for write as the
 node's newest user: a qcow2 parent unshares it ("Permission conflict on node
