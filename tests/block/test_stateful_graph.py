@@ -264,14 +264,18 @@ class GraphMachine(RuleBasedStateMachine):
 
     def _free_file(self, node: Node, file: Node) -> bool:
         """A file node the oracle can link under node: no export, no BlockBackend, no parent
-        unless raw nodes share it under a raw node nobody writes through."""
+        unless raw nodes share it under a raw node nobody writes through, or qcow2 nodes over it
+        conflict with a qcow2 node (reference/block/reopen_shared_file.py)."""
         graph = self.session.graph
         if file.driver != "file" or file.auto_named or graph.exported(file) or file.backend is not None:
             return False
         if file is node.file_child or not file.parents:
             return True
         raws = node.driver == "raw" and all(p.driver == "raw" for p in file.parents)
-        return raws and not graph.has_writer(node)
+        # a qcow2 node joining qcow2 nodes where one of them writes: a permission conflict
+        qcow2s = node.driver == "qcow2" and all(p.driver == "qcow2" for p in file.parents)
+        writers = not node.read_only or any(not p.read_only for p in file.parents)
+        return (raws and not graph.has_writer(node)) or (qcow2s and writers)
 
     @precondition(lambda self: not self.graph_jobs)
     @rule(
