@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.errors import QconformError
 from conformance.jsonfile import read_validated_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,6 +20,7 @@ class StepCase:
     description: str
     storage: str
     steps: tuple[dict[str, Any], ...]
+    data: tuple[dict[str, Any], ...] = ()  # what the images read back after the session
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,18 @@ class BlockFixture:
 
 def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
     data = read_validated_json(path, SCHEMA)
-    cases = tuple(
-        StepCase(raw["id"], raw["description"], raw["storage"], tuple(raw["steps"])) for raw in data["cases"]
-    )
+    cases = tuple(_step_case(raw) for raw in data["cases"])
+    images = {image["name"] for image in data["images"]}
+    for case in cases:
+        for entry in case.data:
+            if entry["image"] not in images:
+                raise QconformError(f"{path}: {case.id}: data names no image {entry['image']!r}")
     return BlockFixture(tuple(data["images"]), data.get("truth-table", {}), cases, data.get("chain-table"))
+
+
+def _step_case(raw: dict[str, Any]) -> StepCase:
+    steps, data = tuple(raw["steps"]), tuple(raw.get("data", ()))
+    return StepCase(raw["id"], raw["description"], raw["storage"], steps, data)
 
 
 def load_all() -> tuple[BlockFixture, ...]:

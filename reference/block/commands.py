@@ -19,6 +19,7 @@ from reference.block.exports import (
     query_block_exports,
 )
 from reference.block.graph import BlockGraph
+from reference.block.job import ManualCommitJob
 from reference.block.job_commands import (
     block_job_cancel,
     block_job_complete,
@@ -33,6 +34,8 @@ from reference.block.jobs import block_commit as commit
 from reference.block.other_query import query_abstains
 from reference.block.query import named_block_nodes
 from reference.block.reopen import blockdev_reopen as reopen
+from reference.block.stream import block_stream as stream
+from reference.block.stream import delete_while_waiting
 from reference.qobject.values import QDict, QObject
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "block_export_del",
     "block_job_cancel",
     "block_job_complete",
+    "block_stream",
     "blockdev_add",
     "blockdev_del",
     "blockdev_reopen",
@@ -66,11 +70,22 @@ def blockdev_add(graph: BlockGraph, args: QDict) -> None:
 def blockdev_del(graph: BlockGraph, args: QDict) -> None:
     name = args.get("node-name")
     assert isinstance(name, str), "the input visitor checked 'node-name'"
+    streams = [
+        job for job in graph.jobs.values() if isinstance(job, ManualCommitJob) and job.kind == "stream"
+    ]
+    if streams:
+        if len(streams) != len(graph.jobs) or any(job.state != "pending" for job in streams):
+            raise NotModelled("blockdev-del while a stream job waits for job-dismiss is not modelled")
+        delete_while_waiting(graph, name)
     graph.delete(name)
 
 
 def query_named_block_nodes(graph: BlockGraph, args: QDict) -> QObject:
-    if any(job.state in ("pending", "running", "paused") for job in graph.jobs.values()):
+    if any(
+        job.state in ("running", "paused")
+        or (job.state == "pending" and (not isinstance(job, ManualCommitJob) or job.shown_filter is None))
+        for job in graph.jobs.values()
+    ):
         # a pending or rate-limited commit holds its filter node and a read-write base: not modelled
         raise NotModelled("query-named-block-nodes while a commit waits for job-finalize is not modelled")
     why = query_abstains(graph.nodes, graph.profile.name)
@@ -87,3 +102,7 @@ def blockdev_reopen(graph: BlockGraph, args: QDict) -> None:
 
 def block_commit(graph: BlockGraph, args: QDict) -> None:
     commit(graph, args)
+
+
+def block_stream(graph: BlockGraph, args: QDict) -> None:
+    stream(graph, args)

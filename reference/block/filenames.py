@@ -27,6 +27,8 @@ def display_filename(node: Node) -> str:
 
     if other_query.special(node):
         return other_query.special_filename(node)
+    if node.filter_of is not None and node.file_child is None:  # a job's filter: the filtered node's name
+        return display_filename(node.filter_of)
     if node.driver == "file" or node.file_child is None:
         return node.filename
     if (

@@ -1,6 +1,6 @@
 """Block jobs the model keeps between commands: an active commit waiting in "ready" (or
-"standby" while paused), a non-active commit waiting for job-finalize ("pending") or job-dismiss
-("concluded"), and a rate-limited non-active commit ("running" or "paused")."""
+"standby" while paused), a non-active commit or a stream waiting for job-finalize ("pending") or
+job-dismiss ("concluded"), and a rate-limited non-active commit ("running" or "paused")."""
 
 from __future__ import annotations
 
@@ -38,15 +38,21 @@ class ActiveCommitJob:
 
 @dataclass(eq=False)
 class ManualCommitJob:
-    """A non-active commit started with auto-finalize or auto-dismiss false (verified on qsd 7.2)."""
+    """A non-active commit or a stream started with auto-finalize or auto-dismiss false (qsd 7.2)."""
 
     job_id: str
-    base: Node
-    length: int  # the top's size: the job's progress, complete by now
+    base: Node  # the node the job writes: a commit's base, a stream's device
+    length: int  # the top's (a stream's device's) size: the job's progress, complete by now
     state: str  # "pending" (waits for job-finalize) or "concluded" (waits for job-dismiss)
     auto_finalize: bool
     auto_dismiss: bool
     finalize: Callable[[], None]  # the graph change QEMU makes when the job finalizes
+    kind: str = "commit"  # the job's type: "commit" or "stream" (reference/block/stream.py)
+    # While it waits: the backing links the job froze (parent, child), and the nodes whose
+    # backing child is the job's implicit filter node (reopen refuses to touch either).
+    frozen: list[tuple[Node, Node]] = field(default_factory=list)
+    under_filter: list[Node] = field(default_factory=list)
+    shown_filter: Node | None = None  # the job's filter node where the model shows it (a stream of a root)
 
 
 @dataclass(eq=False)

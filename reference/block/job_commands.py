@@ -158,7 +158,7 @@ def query_block_jobs(graph: BlockGraph, args: QDict) -> QObject:
 
 def query_jobs(graph: BlockGraph, args: QDict) -> QObject:
     return [
-        QDict({"id": job.job_id, "type": "commit", "status": job.state, "current-progress": _offset(job),
+        QDict({"id": job.job_id, "type": _kind(job), "status": job.state, "current-progress": _offset(job),
                "total-progress": job.length})
         for job in reversed(graph.jobs.values())
     ]  # fmt: skip
@@ -180,7 +180,7 @@ def _job_info(job: Job) -> QDict:
     speed = 0 if isinstance(job, ManualCommitJob) else job.speed
     info = QDict()
     for key, value in (
-        ("type", "commit"), ("device", job.job_id), ("len", job.length), ("offset", _offset(job)),
+        ("type", _kind(job)), ("device", job.job_id), ("len", job.length), ("offset", _offset(job)),
         ("busy", False), ("paused", paused), ("speed", speed), ("io-status", "ok"), ("ready", ready),
         ("status", job.state),
         ("auto-finalize", job.auto_finalize if isinstance(job, ManualCommitJob) else True),
@@ -188,3 +188,7 @@ def _job_info(job: Job) -> QDict:
     ):  # fmt: skip
         info.put(key, value)
     return info
+
+
+def _kind(job: Job) -> str:
+    return job.kind if isinstance(job, ManualCommitJob) else "commit"

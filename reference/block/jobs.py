@@ -18,6 +18,8 @@ one keeps the job running (reference/block/rate_limited_commit.py).
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from reference.block import active_commit, rate_limited_commit
 from reference.block.errors import BlockError, NotModelled
 from reference.block.filenames import display_filename
@@ -111,9 +113,10 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         return
     graph.emit("JOB_STATUS_CHANGE", status(job_id, "running"))
     length = top_node.image.virtual_size
+    frozen = list(pairwise(layers))[layers.index(top_node) : layers.index(base_node)]
     job = ManualCommitJob(
         job_id, base_node, length, "pending", args.get("auto-finalize") is not False,
-        args.get("auto-dismiss") is not False, change,
+        args.get("auto-dismiss") is not False, change, "commit", frozen, [above_top],
     )  # fmt: skip
     conclude(graph, job)
 
@@ -124,7 +127,7 @@ def conclude(graph: BlockGraph, job: ManualCommitJob) -> None:
     for state in ("waiting", "pending"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     if not job.auto_finalize:  # verified on qsd 7.2: the job waits for job-finalize
-        graph.emit("BLOCK_JOB_PENDING", QDict({"type": "commit", "id": job_id}))
+        graph.emit("BLOCK_JOB_PENDING", QDict({"type": job.kind, "id": job_id}))
         graph.jobs[job_id] = job
         return
     finalize(graph, job)
@@ -133,7 +136,7 @@ def conclude(graph: BlockGraph, job: ManualCommitJob) -> None:
 def finalize(graph: BlockGraph, job: ManualCommitJob) -> None:
     """The job's graph change, BLOCK_JOB_COMPLETED and "concluded"; "null" unless it waits for job-dismiss."""
     length = job.length
-    data = QDict({"type": "commit", "device": job.job_id, "len": length, "offset": length, "speed": 0})
+    data = QDict({"type": job.kind, "device": job.job_id, "len": length, "offset": length, "speed": 0})
     graph.emit("BLOCK_JOB_COMPLETED", data)
     graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "concluded"))
     job.finalize()

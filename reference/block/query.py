@@ -99,7 +99,9 @@ def filename_text(node: Node, deep: int) -> tuple[str, str]:
     if kept is not None and kept[0] == deep:
         return kept[1], kept[2]
     # display_filename()'s first case, the commonest, without the call
-    plain = (node.driver == "file" or node.file_child is None) and not special(node)
+    plain = (node.driver == "file" or (node.file_child is None and node.filter_of is None)) and not special(
+        node
+    )
     name = node.filename if plain else display_filename(node)
     text = quote(name)
     node.query_cache["filename"] = (deep, name, text)

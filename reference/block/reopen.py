@@ -51,6 +51,7 @@ Which error wins when an option error meets another error is not modelled.
 
 from __future__ import annotations
 
+from reference.block import reopen_jobs
 from reference.block.add_options import apply, zeroes_error
 from reference.block.devices import attach_backing, check_reopen
 from reference.block.errors import BlockError, NotModelled
@@ -64,6 +65,7 @@ from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
 from reference.block.reopen_cache import inline_options, shown_options
+from reference.block.reopen_inline_backing import InlineRelink
 from reference.block.reopen_shared_file import check_shared_file, shareable
 from reference.qobject.values import QDict, QNull, bucket_of
 
@@ -93,10 +95,13 @@ def x_blockdev_reopen(graph: BlockGraph, args: QDict) -> None:
 def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
     if not entries:
         raise NotModelled("an empty list aborts QEMU 7.2")
-    if graph.jobs:  # the drain pauses the job: "standby" and "ready" events around the reply
-        raise NotModelled("blockdev-reopen while a block job runs is not modelled")
+    if graph.jobs:  # only waiting jobs are modelled (reference/block/reopen_jobs.py)
+        reopen_jobs.jobs_waiting(graph)
+        if len(entries) > 1:
+            raise NotModelled("blockdev-reopen: several entries while a job waits are not modelled")
     check_reopen(graph, entries)
     given = _merge(graph, entries)
+    reopen_jobs.drain(graph)
     option_errors = [error for node, entry in given.items() if (error := _option_error(node, entry))]
     merged = {node: _without_options(entry) for node, entry in given.items()}
     try:
@@ -133,7 +138,16 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
         if under_other_driver(node) and flags != Flags(node.read_only, node.auto_read_only):
             raise NotModelled("blockdev-reopen: a read-only change under a filter node is not modelled")
         unchanged = flags == Flags(node.read_only, node.auto_read_only) and len(merged) == 1
-        if node.driver == "qcow2":
+        if isinstance(entry.get("backing"), QDict) and len(merged) > 1:
+            raise NotModelled("blockdev-reopen: inline 'backing' in a queue is not modelled")
+        # a job's frozen links are checked as the entry is prepared, its permissions afterwards
+        kept = reopen_jobs.check_backing(graph, node, entry) if node.driver == "qcow2" else None
+        reopen_jobs.check_flags(graph, node, flags.read_only, flags.auto_read_only)
+        if isinstance(kept, InlineRelink):
+            if not unchanged:
+                raise NotModelled("blockdev-reopen: a child's new backing with other changes is not modelled")
+            backings[kept.child] = kept.backing
+        if node.driver == "qcow2" and kept is None:
             backing = _new_backing(graph, node, entry)
             if backing is not KEEP:
                 assert backing is None or isinstance(backing, Node)

@@ -104,6 +104,7 @@ HANDLERS: dict[str, Handler] = {
     "blockdev-reopen": _block_handler(block.blockdev_reopen),
     "x-blockdev-reopen": _block_handler(x_blockdev_reopen),
     "block-commit": _block_handler(block.block_commit),
+    "block-stream": _block_handler(block.block_stream),
     "query-block-jobs": _block_handler(block.query_block_jobs),
     "block-job-complete": _block_handler(block.block_job_complete),
     "block-job-cancel": _block_handler(block.block_job_cancel),

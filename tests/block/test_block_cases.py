@@ -5,7 +5,8 @@ the stateful test and the active commit's job commands; an active commit
 needs allocation facts, so the storage answers qemu-img map too. "@nbd-socket"
 is the NBD server's socket (exports and their permission conflicts); steps
 with "nbd-client" connect a client to an export over it, do I/O and
-disconnect, the oracle predicting each outcome (conformance/block/nbd_clients.py).
+disconnect, the oracle predicting each outcome (conformance/block/nbd_clients.py). A case's
+"data" is read back from the images after the session (a stream's copied data).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from block.stateful.pool import PoolStorage
 from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases, with_paths
 from conformance.block.seed_table import nbd_socket
 from conformance.block.session import Session
+from conformance.storage import reads_pattern
 
 pytestmark = pytest.mark.slow
 FIXTURES = (*load_all(), *load_step_cases())
@@ -42,5 +44,12 @@ def test_block_case(
         ]
     finally:
         session.close()
-    wrong = [step for step in steps if not step.agrees]
-    assert not wrong, "\n".join(step.describe() for step in wrong)
+    wrong = [step.describe() for step in steps if not step.agrees]
+    formats = {image["name"]: image["format"] for image in fixture.images}
+    wrong += [
+        f"the image does not read back {entry}"
+        for entry in case.data
+        if not reads_pattern(view.sources[entry["image"]], formats[entry["image"]], entry["pattern"],
+                             entry["offset"], entry["length"])
+    ]  # fmt: skip
+    assert not wrong, "\n".join(wrong)

@@ -5,7 +5,7 @@ storage) and lone file nodes, delete nodes, reopen them read-only or read-write
 (also naming a node twice, with its file child's own entry, with inline 'file'
 options, or with 'file' linked to another file node: iotest 245), send HMP
 (info block [-n [NAME]], qemu-io on an unknown device; qsd: CommandNotFound), start an active
-commit and complete or cancel it, query the jobs, export nodes over NBD
+commit and complete or cancel it, stream a chain into its top, query the jobs, export nodes over NBD
 (writable or read-only), remove exports, and stop or restart the NBD server. After every step the
 reply and its events must match the oracle's prediction, and so must
 query-named-block-nodes. At the end, every image no node ever had writable
@@ -312,6 +312,24 @@ class GraphMachine(RuleBasedStateMachine):
         step = self._check(self.session.run({"execute": "block-commit", "arguments": args}))
         if "return" in step.reply:
             self.committed.add(self.kinds[name])
+
+    @precondition(lambda self: not self.graph_jobs)
+    @rule(data=st.data(), base=st.sampled_from([None, "missing"]))
+    def stream(self, data: st.DataObject, base: str | None) -> None:
+        """block-stream of a read-write qcow2 root (no export in its chain): it runs to the end."""
+        names = sorted(self.kinds)
+        if not names:
+            return
+        name = data.draw(st.sampled_from(names))
+        node = self.session.graph.find(name)
+        if node is None or node.driver != "qcow2" or node.read_only:
+            return  # a read-only device goes read-write for the job: the data check would not know
+        if any(self._exported(n) for layer in self._subtree(node) for n in (layer, *layer.children())):
+            return
+        self.counter += 1
+        args = {"job-id": f"s{self.counter}", "device": name} | ({"base-node": base} if base else {})
+        step = self._check(self.session.run({"execute": "block-stream", "arguments": args}))
+        _reached(f"stream {'base' if base else 'all'}", step)
 
     @precondition(lambda self: self.graph_jobs)
     @rule(
