@@ -101,6 +101,11 @@ def record_block_cells(records: Iterable[Any]) -> None:
     _state["block"].extend(record.to_json() for record in records)
 
 
+def record_result(result: Result) -> None:
+    """Keep a result made outside run_qmp_case (a block step case) for the results file."""
+    _state["results"].append(result)
+
+
 def record_schema_coverage(impl: str, commands: dict[str, dict[str, Any]]) -> None:
     """Keep per-command counts of the schema-argument differential for the results file."""
     schema_coverage.merge(_state["coverage"], impl, commands)

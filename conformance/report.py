@@ -130,8 +130,10 @@ def _findings_section(results: list[dict[str, Any]]) -> list[str]:
 
 
 def _reproducer(r: dict[str, Any], with_expected: bool) -> list[str]:
-    out = [
-        "- reproducer: connect, read the greeting, negotiate unless the case says not to, then send:",
+    setup = r.get("setup") or "connect, read the greeting, negotiate unless the case says not to, then send:"
+    out = [f"- rerun: `{r['rerun']}`"] if r.get("rerun") else []
+    out += [
+        f"- reproducer: {setup}",
         "",
         "```",
         *[line.rstrip("\n") for line in r["sent"]],

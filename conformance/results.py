@@ -4,10 +4,13 @@
      "implementations": [{"name", "version", "backend", "binary", "profile"}],
      "missing": [{"name", "reason"}],
      "results": [{"case", "group", "implementation", "version", "status",
-                  "detail", "expected", "observed", "sent", "seconds", "known"}]}
+                  "detail", "expected", "observed", "sent", "seconds", "known",
+                  "setup", "rerun"}]}
 
 status is one of pass, diverge, crash, timeout, skip, error. known, where
 set, is the recorded divergence ({"kind", "reason"}) that explains a diverge.
+setup (what to do before sending `sent`) and rerun (a command running the case
+again) are empty except for block step cases (conformance/block/case_results.py).
 
 Optional sections, one per family of checks:
 

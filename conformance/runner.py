@@ -46,6 +46,8 @@ class Result:
     sent: list[str] = field(default_factory=list)
     seconds: float = 0.0
     known: dict[str, Any] | None = None
+    setup: str = ""  # what comes before `sent` (empty: connect and negotiate, as QMP cases do)
+    rerun: str = ""  # a command that runs the case again (empty: none)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

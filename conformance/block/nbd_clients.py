@@ -2,7 +2,7 @@
 
 Outcomes: "ok", "refused" (connect: no such export or no server), "closed"
 (the server cut the client off), and, observed only, "error" (an NBD error
-reply) and "no answer" (a timeout).
+reply), "no answer" (a timeout) and "not connected" (its connect failed).
 """
 
 from __future__ import annotations
@@ -67,12 +67,14 @@ class NbdClients:
             return connect_client(self.graph, label, step["export"])
         if action == "disconnect":
             return disconnect_client(self.graph, label)
-        return client_request(self.graph, label, action == "write")
+        return client_request(self.graph, label, action == "write", _offset(step), REQUEST_LENGTH)
 
     def _observe(self, label: str, action: str, step: dict[str, Any]) -> str:
         if action == "connect":
             return self._connect(label, Path(step["socket"]), step["export"])
-        session = self.sessions[label]
+        session = self.sessions.get(label)
+        if session is None:  # its connect failed: the implementation disagreed already
+            return "not connected"
         if action == "disconnect":
             del self.sessions[label]
             try:
@@ -87,7 +89,7 @@ class NbdClients:
         payload = bytes([0x5A]) * REQUEST_LENGTH if action == "write" else b""
         cmd = c.CMD_WRITE if action == "write" else c.CMD_READ
         try:
-            result = session.command(cmd, 0, REQUEST_LENGTH, payload=payload)
+            result = session.command(cmd, _offset(step), REQUEST_LENGTH, payload=payload)
         except OSError:
             return "closed"
         except ProbeError as err:
@@ -113,3 +115,10 @@ class NbdClients:
             with contextlib.suppress(OSError):
                 session.close()
         self.sessions.clear()
+
+
+def _offset(step: dict[str, Any]) -> int:
+    offset = step.get("offset", 0)
+    if not isinstance(offset, int) or offset < 0:
+        raise ValueError(f"NBD client step: 'offset' must be a non-negative integer, not {offset!r}")
+    return offset

@@ -51,6 +51,10 @@ OUTPUT_SETTLE = 0.02
 JOB_TIMEOUT = 20.0  # a commit of a few MiB takes milliseconds; this is only a safety net
 
 
+class ConnectionClosed(AssertionError):
+    """The implementation closed its monitor (crashed, or left) while a reply was awaited."""
+
+
 @dataclass(frozen=True)
 class Step:
     sent: dict[str, Any]
@@ -150,7 +154,8 @@ class Session:
     def _read(self, timeout: float = READ_TIMEOUT) -> bytes:
         line = self.stream.read_line(timeout)
         if line is None:
-            raise AssertionError(f"the implementation closed the connection: {self.instance.crash_report()}")
+            report = self.instance.crash_report()
+            raise ConnectionClosed(f"the implementation closed the connection: {report}")
         return line.rstrip(b"\r\n")
 
     def _predict(self, data: bytes) -> tuple[PredictedLine | None, tuple[tuple[QDict, str], ...] | None, str]:

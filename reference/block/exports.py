@@ -40,6 +40,7 @@ from reference.block.names import lookup_error, well_formed
 from reference.block.node import Node
 from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import ALL, User, check, export_user, parent_user, users_of
+from reference.block.raw_window import visible_size
 from reference.qobject.values import QDict, QObject
 
 EXPORT_OPTIONS = frozenset({"type", "id", "node-name", "writable", "name"})
@@ -182,14 +183,23 @@ def connect_client(graph: BlockGraph, label: str, name: str) -> str:
     return "ok"
 
 
-def client_request(graph: BlockGraph, label: str, write: bool) -> str:
+def client_request(graph: BlockGraph, label: str, write: bool, offset: int = 0, length: int = 512) -> str:
     """What the client's next read or write meets: "ok", or "closed" (its export was taken away)."""
     export = graph.clients[label]
     if export is None:
         return "closed"
     if write and not export.writable:
         raise NotModelled("a write to a read-only export is not modelled")
+    if offset and (write or offset + length > _export_size(export.node)):
+        raise NotModelled("a write away from offset 0, or a request past the export's end, is not modelled")
     return "ok"
+
+
+def _export_size(node: Node) -> int:
+    """The size the export shows: a qcow2 node's virtual size, else what its parents see."""
+    if node.image is not None:
+        return node.image.virtual_size
+    return visible_size(node)
 
 
 def disconnect_client(graph: BlockGraph, label: str) -> str:

@@ -30,8 +30,12 @@ works), its filename and sizes follow the new file, a read-only new file
 under a writable qcow2 is "Block node is read-only"; the old child goes
 unless the monitor or another parent holds it. A file other format nodes use:
 reference/block/reopen_shared_file.py (a permission conflict at the end);
-a new file refused in prepare abstains (7.2 then reads the new file as the
-node's image and marks it corrupt). Inline 'file' options reopen
+a new file refused in prepare ("Cannot change the option 'force-share'") is
+predicted as a correct QEMU does it: nothing changes. QEMU 7.2, 10.0 and 11.1
+answer that error and show the old file, but qcow2's data file is not rolled
+back: the next read of an allocated cluster marks the image corrupt on disk
+(reopen-refused-file-swap in fixtures/divergences.json).
+Inline 'file' options reopen
 the child the node opened inline: its node-name and filename cannot change,
 and leaving its node-name out drops it from the child's options (naming it
 afterwards is a change). A node named twice: the entries merge, the later
@@ -77,7 +81,9 @@ def x_blockdev_reopen(graph: BlockGraph, args: QDict) -> None:
 
     Verified on qsd and qemu-system 5.2 (fixtures/block/cases/x-blockdev-reopen.json): the
     input visitor wants 'driver' first; the node is looked up before anything else, in 5.2's
-    words. A new 'file' link is 6.0's (5.2 refuses it otherwise): not modelled.
+    words. A new 'file' link is 6.0's: 5.2 (the one profile with this command) takes 'file' for
+    an option that cannot change, "Cannot change the option 'file'" unless an option first in
+    QDict order changed too (reopen-refused-file-swap: "force-share"); nothing changes.
     """
     profile = graph.profile
     name = args.get("node-name")
@@ -86,13 +92,11 @@ def x_blockdev_reopen(graph: BlockGraph, args: QDict) -> None:
     node = graph.find(name)
     if node is None:
         raise BlockError(profile.reopen_not_found_message.format(name=name))
-    ref = args.get("file")
-    if isinstance(ref, str) and (node.file_child is None or ref != node.file_child.name):
-        raise NotModelled("x-blockdev-reopen: a new 'file' link is not modelled")
-    blockdev_reopen(graph, [args])
+    blockdev_reopen(graph, [args], file_is_option=_names_new_file(node, args))
 
 
-def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
+def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: bool = False) -> None:
+    """file_is_option: 'file' is an option that cannot change (x-blockdev-reopen on 5.2)."""
     if not entries:
         raise NotModelled("an empty list aborts QEMU 7.2")
     if graph.jobs:  # only waiting jobs are modelled (reference/block/reopen_jobs.py)
@@ -105,7 +109,7 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
     option_errors = [error for node, entry in given.items() if (error := _option_error(node, entry))]
     merged = {node: _without_options(entry) for node, entry in given.items()}
     try:
-        _reopen(graph, merged, given)
+        _reopen(graph, merged, given, file_is_option)
     except BlockError:
         if option_errors:  # which one QEMU reports first is not pinned
             raise NotModelled("blockdev-reopen: an option error with another error is not modelled") from None
@@ -118,7 +122,9 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict]) -> None:
         raise BlockError(option_errors[0])
 
 
-def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDict]) -> None:
+def _reopen(
+    graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDict], file_is_option: bool = False
+) -> None:
     """The checks, then (all passed) the changes; raises before changing anything."""
     caches = shown_options(given)  # before any change: it may abstain
     new: dict[Node, Flags] = {}
@@ -151,25 +157,21 @@ def _reopen(graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDic
             backing = _new_backing(graph, node, entry)
             if backing is not KEEP:
                 assert backing is None or isinstance(backing, Node)
+                if file_is_option:
+                    raise NotModelled("x-blockdev-reopen: a new 'file' and a new backing are not modelled")
                 if not unchanged:
                     raise NotModelled("blockdev-reopen: a new backing with other changes is not modelled")
                 backings[node] = backing
                 if backing is not None:  # linked right away: the AioContext moves come with it
                     moves += attach_backing(graph, node, backing)
-        if node.driver in FORMATS:
+        if node.driver in FORMATS and not file_is_option:
             file = _new_file(graph, node, entry.get("file"))
             if file is not None:
                 if not unchanged or node in backings:
                     raise NotModelled("blockdev-reopen: a new 'file' with other changes is not modelled")
                 files[node] = file
-        try:
-            _check_unchanged(node, given[node])
-        except BlockError:
-            if node in files:  # 7.2 then reads the new file as the node's image: it marks it corrupt
-                raise NotModelled(
-                    "blockdev-reopen: a new 'file' refused in prepare corrupts the image"
-                ) from None
-            raise
+        # a new file too stays unlinked (QEMU 7.2+ do not: see above)
+        _check_unchanged(node, given[node], file_is_option and _names_new_file(node, entry))
         child_options = entry.get("file")
         if isinstance(child_options, QDict):  # QEMU queues the child right after its parent
             child = _inline_child(node, child_options, merged)
@@ -343,10 +345,10 @@ def _kept(child: Node, key: str, parent_entry: QDict | None) -> bool:
     return _given(parent_entry, key, current)
 
 
-def _check_unchanged(node: Node, entry: QDict) -> None:
+def _check_unchanged(node: Node, entry: QDict, file_changed: bool = False) -> None:
     """QEMU's last check: options other than the links must equal the node's (hash order)."""
     check_reset(node, entry)  # the driver's first check
-    changed = sticky_changes(node, entry)
+    changed = sticky_changes(node, entry) + (["file"] if file_changed else [])
     # a name QEMU made up, or one a reopen dropped, is no option: naming the node "changes" it
     if node.auto_named or not node.name_in_options:
         changed.append("node-name")

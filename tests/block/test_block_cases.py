@@ -7,6 +7,9 @@ is the NBD server's socket (exports and their permission conflicts); steps
 with "nbd-client" connect a client to an export over it, do I/O and
 disconnect, the oracle predicting each outcome (conformance/block/nbd_clients.py). A case's
 "data" is read back from the images after the session (a stream's copied data).
+Each run goes into the results file with a reproducer (conformance/block/case_results.py);
+a disagreement recorded in fixtures/divergences.json is an xfail, and a failure once it
+no longer happens.
 """
 
 from __future__ import annotations
@@ -17,14 +20,19 @@ import pytest
 
 from block.conftest import StorageView, real_implementation
 from block.stateful.pool import PoolStorage
+from conformance.block.case_results import case_result
 from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases, with_paths
+from conformance.block.nbd_clients import ClientStep
 from conformance.block.seed_table import nbd_socket
-from conformance.block.session import Session
+from conformance.block.session import ConnectionClosed, Session, Step
+from conformance.divergences import load_divergences
+from conformance.pytest_plugin import check_result, record_result
 from conformance.storage import reads_pattern
 
 pytestmark = pytest.mark.slow
 FIXTURES = (*load_all(), *load_step_cases())
 CASES: list[tuple[BlockFixture, StepCase]] = [(fx, case) for fx in FIXTURES for case in fx.cases]
+KNOWN = load_divergences()  # a case's recorded divergence on an implementation: an xfail, in the report
 
 
 @pytest.mark.parametrize("impl_name", ["qsd", "qemu-system"])
@@ -36,20 +44,26 @@ def test_block_case(
     impl = real_implementation(impl_name)
     view = storage(case.storage, fixture)
     session = Session(view.implementation(impl), PoolStorage(view.uid))
+    steps: list[Step | ClientStep] = []
+    crash = None
     try:
         paths = {**view.paths, "nbd-socket": nbd_socket(view.paths)}  # an NBD server in the scratch folder
-        steps = [
-            session.client(step) if "nbd-client" in step else session.run(step)
-            for step in (with_paths(command, paths) for command in case.steps)
-        ]
+        for step in (with_paths(command, paths) for command in case.steps):
+            steps.append(session.client(step) if "nbd-client" in step else session.run(step))
+    except ConnectionClosed as gone:  # the crash check: reported as the case's crash
+        crash = str(gone)
     finally:
         session.close()
-    wrong = [step.describe() for step in steps if not step.agrees]
     formats = {image["name"]: image["format"] for image in fixture.images}
-    wrong += [
+    bad_data = [
         f"the image does not read back {entry}"
         for entry in case.data
         if not reads_pattern(view.sources[entry["image"]], formats[entry["image"]], entry["pattern"],
                              entry["offset"], entry["length"])
     ]  # fmt: skip
-    assert not wrong, "\n".join(wrong)
+    result = case_result(fixture, case, (impl.name, impl.version), steps, crash, KNOWN, bad_data)
+    record_result(result)
+    if result.known is None:  # an unrecorded disagreement shows every step that disagrees
+        wrong = [step.describe() for step in steps if not step.agrees] + bad_data
+        assert crash is None and not wrong, "\n".join([crash or "", *wrong])
+    check_result(result)

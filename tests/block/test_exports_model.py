@@ -301,3 +301,18 @@ def test_reopen_and_blockdev_del_answer_as_without_a_client() -> None:
     with pytest.raises(BlockError) as caught:
         run(g, "blockdev-del", node_name="q")
     assert caught.value.desc == "Node q is in use"
+
+
+def test_a_read_at_an_offset_is_ok_inside_the_export_and_not_modelled_past_its_end() -> None:
+    g = server()
+    qcow2(g, "q", "/solo")
+    export(g, "e", "q", True)
+    assert exports.connect_client(g, "c", "q") == "ok"
+    node = g.find("q")
+    assert node is not None and node.image is not None
+    size = node.image.virtual_size
+    assert exports.client_request(g, "c", write=False, offset=size - 512) == "ok"
+    with pytest.raises(NotModelled):
+        exports.client_request(g, "c", write=False, offset=size - 511)
+    with pytest.raises(NotModelled):  # only reads move away from offset 0
+        exports.client_request(g, "c", write=True, offset=512)

@@ -41,3 +41,9 @@ def test_unexplained_findings_come_in_full() -> None:
     assert "### c1 on qsd (diverge)" in text
     assert "- expected:" in text and "- observed:" in text
     assert "Recorded divergences" not in text
+
+
+def test_a_result_without_setup_keeps_the_qmp_reproducer_and_no_rerun_line() -> None:
+    text = render_markdown(document([result("c1", "qsd", "diverge")]))
+    assert "- reproducer: connect, read the greeting" in text
+    assert "- rerun:" not in text
