@@ -1,11 +1,12 @@
 """A block step case's run on one implementation as a results entry, with a reproducer.
 
 The entry says what was compared (every step's expected and observed line,
-then the case's "data" the images did not read back), whether the implementation crashed, and how to see it again: the transcript
-as the case file has it ("@NAME" is image NAME's path), the images to create,
-and a command that reruns the case. A recorded divergence
-(fixtures/divergences.json, keyed by case id and implementation) is attached,
-so the report lists it as a known finding and pytest makes it an xfail.
+then the case's "data" the images did not read back), whether the
+implementation crashed, and how to see it again: the transcript as the case
+file has it ("@NAME" is image NAME's path), the images to create, and a
+command that reruns the case. A recorded divergence (fixtures/divergences.json,
+keyed by case id and implementation) is attached, so the report lists it as a
+known finding and pytest makes it an xfail.
 """
 
 from __future__ import annotations
