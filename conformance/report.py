@@ -123,7 +123,7 @@ def _findings_section(results: list[dict[str, Any]]) -> list[str]:
         ]
     for case, rows in known.items():
         reason = rows[0]["known"]
-        out += [f"### {case}: {reason['kind']}", "", _cell(reason["reason"], 600), ""]
+        out += [f"### {case}: {reason['kind']}", "", _cell(reason["reason"], 1200), ""]
         out += [f"- {r['implementation']} ({r['status']}): {_cell(r['detail'], 200)}" for r in rows]
         out += _reproducer(rows[0], with_expected=False)
     return out

@@ -40,7 +40,8 @@ def case_result(
     wrong = [step for step in steps if not step.agrees]
     status = CRASH if crash is not None else DIVERGE if wrong or bad_data else PASS
     details = [crash] if crash is not None else []
-    details += [step.describe().splitlines()[0] for step in wrong[:1]] + list(bad_data)
+    details += [_first_wrong(steps)] if wrong else []
+    details += list(bad_data)
     result = Result(case.id, GROUP, name, version, status, "; ".join(details))
     result.sent = [json.dumps(command) for command in case.steps]
     result.expected = [_expected(step) for step in steps]
@@ -57,6 +58,12 @@ def case_result(
 
 def rerun_command(case_id: str, impl_name: str) -> str:
     return f"python -m pytest -rx '{TEST_FILE}::test_block_case[{case_id}-{impl_name}]'"
+
+
+def _first_wrong(steps: Sequence[Step | ClientStep]) -> str:
+    index, step = next((i, step) for i, step in enumerate(steps, 1) if not step.agrees)
+    what = step.sent.get("execute") or f"NBD client {step.sent.get('action')}"
+    return f"step {index} ({what}) first disagrees; observed {_observed(step)}"
 
 
 def _expected(step: Step | ClientStep) -> str:

@@ -29,7 +29,7 @@ def test_agreeing_steps_pass_and_a_disagreeing_one_diverges() -> None:
     assert result.status == "diverge" and result.known is None
     assert result.expected == ["expected ok", "expected ok"]
     assert result.observed == ["ok", "error"]
-    assert "NBD client" in result.detail
+    assert result.detail == "step 2 (NBD client read) first disagrees; observed error"
 
 
 def test_a_crash_is_a_crash_with_its_report() -> None:
