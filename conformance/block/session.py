@@ -46,6 +46,7 @@ from reference.qobject.json_writer import to_json
 from reference.qobject.values import QDict
 
 READ_TIMEOUT = 10.0
+EXIT_GRACE = 5.0  # how long a process that closed its monitor may take to die (a core dump)
 OUTPUT_TIMEOUT = 5.0  # qemu-io prints its report before the monitor replies; this is a safety net
 OUTPUT_SETTLE = 0.02
 JOB_TIMEOUT = 20.0  # a commit of a few MiB takes milliseconds; this is only a safety net
@@ -53,6 +54,10 @@ JOB_TIMEOUT = 20.0  # a commit of a few MiB takes milliseconds; this is only a s
 
 class ConnectionClosed(AssertionError):
     """The implementation closed its monitor (crashed, or left) while a reply was awaited."""
+
+    def __init__(self, crash: str | None) -> None:
+        self.crash = crash  # the crash check's report (None: the process did not crash)
+        super().__init__(f"the implementation closed the connection: {crash or 'without a crash'}")
 
 
 @dataclass(frozen=True)
@@ -154,8 +159,10 @@ class Session:
     def _read(self, timeout: float = READ_TIMEOUT) -> bytes:
         line = self.stream.read_line(timeout)
         if line is None:
-            report = self.instance.crash_report()
-            raise ConnectionClosed(f"the implementation closed the connection: {report}")
+            deadline = time.monotonic() + EXIT_GRACE  # a crashing process closes its socket first
+            while self.instance.alive() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            raise ConnectionClosed(self.instance.crash_report())
         return line.rstrip(b"\r\n")
 
     def _predict(self, data: bytes) -> tuple[PredictedLine | None, tuple[tuple[QDict, str], ...] | None, str]:
