@@ -4,7 +4,8 @@ It checks an argument object against a command's arg-type and returns the
 error QEMU would report, or the set of errors it might report where QEMU's
 choice follows GHashTable iteration order. Errors that depend on a type
 introspection masks are not predicted: the visit abstains. That covers
-alternates (QEMU's message names the C type) and integers (introspection
+alternates (QEMU's message names the C type; reference/qapi/alternate_names.py
+knows BlockdevRef's) and integers (introspection
 folds int8..uint64 and size into "int", and they differ in range and in
 message: signed types say "expected: integer", unsigned ones "expects uint64",
 narrow ones "Parameter 'BARE' expects int8_t") unless the schema carries the
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reference.profiles import QEMU_7_2, Profile
+from reference.qapi.alternate_names import type_error
 from reference.qapi.c_int_types import C_INT_TYPES, CIntError, CIntType, convert
 from reference.qapi.input_acceptance import acceptance
 from reference.qapi.introspection import Schema, TypeInfo, object_members
@@ -221,7 +223,10 @@ class InputVisitor:
                     built.value = err.partial
                     raise replace(err, partial=built) from None
                 return built
-        raise VisitAbstains(f"alternate {info.name}: QEMU's message names its unmasked type")
+        message = type_error(self.schema, info, bare)
+        if message is None:
+            raise VisitAbstains(f"alternate {info.name}: QEMU's message names its unmasked type")
+        raise VisitError(frozenset({message}), partial=None)
 
 
 def _branch_name(info: TypeInfo, value: QDict) -> str:

@@ -5,7 +5,8 @@ the stateful test and the active commit's job commands; an active commit
 needs allocation facts, so the storage answers qemu-img map too. "@nbd-socket"
 is the NBD server's socket (exports and their permission conflicts); steps
 with "nbd-client" connect a client to an export over it, do I/O and
-disconnect, the oracle predicting each outcome (conformance/block/nbd_clients.py). A case's
+disconnect, the oracle predicting each outcome (conformance/block/nbd_clients.py). "#@IMAGE"
+names the node QEMU named itself over that image (conformance/block/auto_names.py). A case's
 "data" is read back from the images after the session (a stream's copied data).
 Each run goes into the results file with a reproducer (conformance/block/case_results.py);
 a disagreement recorded in fixtures/divergences.json is an xfail, and a failure once it
@@ -20,6 +21,7 @@ import pytest
 
 from block.conftest import StorageView, real_implementation
 from block.stateful.pool import PoolStorage
+from conformance.block.auto_names import with_auto_names
 from conformance.block.case_results import case_result
 from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases, with_paths
 from conformance.block.nbd_clients import ClientStep
@@ -49,7 +51,9 @@ def test_block_case(
     try:
         paths = {**view.paths, "nbd-socket": nbd_socket(view.paths)}  # an NBD server in the scratch folder
         for step in (with_paths(command, paths) for command in case.steps):
-            steps.append(session.client(step) if "nbd-client" in step else session.run(step))
+            steps.append(
+                session.client(step) if "nbd-client" in step else session.run(with_auto_names(step, session, paths))
+            )
     except ConnectionClosed as gone:  # the crash check: reported as the case's crash
         if gone.crash is None:  # it left without crashing: no result to judge
             raise
