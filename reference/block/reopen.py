@@ -404,13 +404,18 @@ def _inline_child(node: Node, options: QDict, merged: dict[Node, QDict]) -> Node
     child = node.file_child
     if child is None or child.inherits_from is not node or child in merged:
         raise NotModelled("blockdev-reopen: inline options for a child opened elsewhere are not modelled")
-    if options.get("driver") != child.driver or (child.auto_named and "node-name" in options):
-        raise NotModelled("blockdev-reopen: inline options changing the child's driver are not modelled")
-    driver_of(options)
+    if child.auto_named and "node-name" in options:
+        raise NotModelled("blockdev-reopen: inline options naming a self-named child are not modelled")
+    # The child's own driver reads the options; a new 'driver' is one more changed option, and so
+    # is a file's 'aio' (never given at blockdev-add: not modelled there; file-posix keeps it).
+    aio = child.driver == "file" and "aio" in options
+    driver_of(QDict({**{k: v for k, v in options.items() if k != "aio" or not aio}, "driver": child.driver}))
     check_reset(child, options)
     renamed = "node-name" in options and (options.get("node-name") != child.name or not child.name_in_options)
     moved = options.get("filename") != child.filename
-    differing = [key for key, differs in (("node-name", renamed), ("filename", moved)) if differs]
+    changes = (("driver", options.get("driver") != child.driver), ("node-name", renamed), ("filename", moved),
+               ("aio", aio))  # fmt: skip
+    differing = [key for key, differs in changes if differs]
     _first_change(differing + sticky_changes(child, options))
     return child
 

@@ -8,7 +8,9 @@ as they are (file or backing by node-name) keep the cache members they set thems
 take each other member the entry sets (else keep theirs); their own children then take
 every member of theirs, and so on down. Such children keep detect-zeroes and discard
 (neither is handed down). A child given inline options starts from those, then the members
-the entry sets, then the defaults (discard "unmap": its parent is a format node).
+the entry sets, then the defaults (discard "unmap": its parent is a format node), and hands
+its cache members down to its own children in turn (iotest 245's test_reopen: a backing
+child and its file given inline).
 """
 
 from __future__ import annotations
@@ -57,9 +59,8 @@ def _hand_down(
             continue
         if isinstance(named, QDict):  # inline options: no old ones kept
             new = resolve(named, passed, child_of_format=True)
-            if new.cache != (False, False) and child.children():
-                raise NotModelled("blockdev-reopen: cache modes below an inline child are not modelled")
             shown[child] = new
+            _hand_down(child, named, new.passed_down(), entries, shown)  # its children, as given there
             continue
         cache = tuple(
             was if member in old.cache_given else passed.get(member, was)

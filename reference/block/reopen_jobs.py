@@ -31,7 +31,7 @@ from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.job import ActiveCommitJob, ManualCommitJob, chain, status
 from reference.block.node import Node
-from reference.block.reopen_inline_backing import own_child
+from reference.block.reopen_inline_backing import own_child, self_named
 from reference.qobject.values import QDict, QNull, bucket_of
 
 KEEP = object()  # the node keeps its backing link: the caller's own checks do not apply
@@ -82,7 +82,10 @@ def check_backing(graph: BlockGraph, node: Node, entry: QDict) -> object | None:
                 raise NotModelled("blockdev-reopen: leftover backing options with other changes")
             raise BlockError(f"Cannot change the option '{_first_key(given, 'backing.')}'")
         child, inner = node.backing, given.get("backing")
-        if given.get("node-name") == child.name:
+        if child.inherits_from is not node and not waiting:
+            # a child opened elsewhere is not queued with the node: its options are left over
+            raise BlockError(f"Cannot change the option '{_first_key(given, 'backing.')}'")
+        if given.get("node-name") == child.name or self_named(child, given):
             relink = own_child(node, entry, given)
             if relink is None:
                 return KEEP
