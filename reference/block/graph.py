@@ -315,10 +315,11 @@ class BlockGraph:
     def unblock_backing(self, child: Node, parent: Node) -> None:
         child.blockers.remove(backing_blocker(parent))
 
-    def add_filter(self, driver: str, below: Node) -> Node:
-        """A job's filter node (auto-named, newest) above `below`, which has no other parent."""
-        self._auto_names += 1
-        node = Node(f"#block{self._auto_names}", True, driver, below.filename, False, False)
+    def add_filter(self, driver: str, below: Node, name: str | None = None) -> Node:
+        """A job's filter node (newest; auto-named unless NAME) above `below`, which has no other parent."""
+        if name is None:
+            self._auto_names += 1
+        node = Node(name or f"#block{self._auto_names}", name is None, driver, below.filename, False, False)
         node.filter_of, node.backing, node.facts = below, below, below.facts
         below.parents.append(node)
         self.nodes.append(node)

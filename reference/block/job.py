@@ -53,6 +53,7 @@ class ManualCommitJob:
     frozen: list[tuple[Node, Node]] = field(default_factory=list)
     under_filter: list[Node] = field(default_factory=list)
     shown_filter: Node | None = None  # the job's filter node where the model shows it (a stream of a root)
+    implicit_filter: bool = True  # False: the filter has a name (stream's filter-node-name)
 
 
 @dataclass(eq=False)

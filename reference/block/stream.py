@@ -18,7 +18,8 @@ Verified on qsd and qemu-system 7.2 (iotest 245's test_block_stream_*):
   auto-finalize false the job waits in "pending" (BLOCK_JOB_PENDING) for
   job-finalize, having copied everything; auto-dismiss false waits in
   "concluded" for job-dismiss;
-- while it waits, a copy-on-read filter (auto-named) sits above the device and
+- while it waits, a copy-on-read filter (auto-named, or named by filter-node-name: iotest
+  245's test_block_stream_4; a name taken or not well formed abstains) sits above the device and
   the device is read-write; the backing links from the device down to the
   node above the base are frozen; a parent of the device sees the filter as
   its implicit backing child (reference/block/reopen_jobs.py);
@@ -42,12 +43,14 @@ from reference.block.errors import BlockError, NotModelled
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.job import ManualCommitJob, chain, inheriting, status
-from reference.block.names import lookup_error
+from reference.block.names import lookup_error, well_formed
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
 STREAM_BLOCKER = "block device is in use by block job: stream"
-ARGUMENTS = frozenset({"job-id", "device", "base-node", "bottom", "auto-finalize", "auto-dismiss", "speed"})
+ARGUMENTS = frozenset(
+    {"job-id", "device", "base-node", "bottom", "auto-finalize", "auto-dismiss", "speed", "filter-node-name"}
+)
 # Pairs QEMU refuses together, checked before anything else, in this order (qsd 7.2).
 EXCLUSIVE = (("base", "base-node"), ("bottom", "base-node"))
 WELL_FORMED_ID = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
@@ -80,6 +83,10 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
         raise BlockError(f"Invalid job ID '{job_id}'")
     if graph.jobs:
         raise NotModelled("block-stream while another job waits is not modelled")
+    filter_name = args.get("filter-node-name")
+    if filter_name is not None and (not isinstance(filter_name, str) or graph.find(filter_name) is not None
+                                    or not well_formed(filter_name)):  # fmt: skip
+        raise NotModelled("block-stream: a filter-node-name taken or not well formed is not modelled")
     speed = args.get("speed") or 0
     assert isinstance(speed, int), "the input visitor checked 'speed'"
     if speed > 0 or device.driver != "qcow2" or device.filter_of is not None:
@@ -115,11 +122,12 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
         job_id, device, length, "pending", args.get("auto-finalize") is not False,
         args.get("auto-dismiss") is not False, change, "stream", frozen, list(device.parents),
     )  # fmt: skip
+    job.implicit_filter = filter_name is None
     for node in blocked if not job.auto_finalize else ():
         node.blockers.insert(0, STREAM_BLOCKER)  # the job's op blocker, newest (seen by blockdev-del)
     if not job.auto_finalize and not device.parents and not device.read_only:
         # while it waits, the copy-on-read filter shows in query-named-block-nodes (qsd 7.2)
-        job.shown_filter = graph.add_filter("copy-on-read", device)
+        job.shown_filter = graph.add_filter("copy-on-read", device, filter_name)
     for state in ("created", "running"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     for node in (device, *device.children()):
