@@ -455,7 +455,9 @@ def _relink(graph: BlockGraph, node: Node, backing: Node | None) -> None:
         graph.unblock_backing(old, node)
         old.parents.remove(node)
         # a node QEMU opened from the header has no other reference: it goes with the link
-        if not old.parents and not old.monitor_owned and not graph.exported(old):
+        # (a waiting job's device stays until the job ends)
+        held = any(job.base is old for job in graph.jobs.values())
+        if not old.parents and not old.monitor_owned and not graph.exported(old) and not held:
             graph.drop(old)
     node.backing = backing
     if backing is not None:

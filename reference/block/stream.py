@@ -117,6 +117,8 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
             graph.remove_filter(job.shown_filter)
             job.shown_filter = None
         _drop_layers(graph, device, bottom)
+        if not device.parents and not device.monitor_owned and not graph.exported(device):
+            graph.drop(device)  # its parent let it go while the job waited: the job held it last
 
     job = ManualCommitJob(
         job_id, device, length, "pending", args.get("auto-finalize") is not False,
