@@ -69,6 +69,7 @@ from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
 from reference.block.reopen_cache import inline_options, shown_options
+from reference.block.reopen_file_swap import traded_files
 from reference.block.reopen_inline_backing import InlineRelink
 from reference.block.reopen_shared_file import check_shared_file, shareable
 from reference.qobject.values import QDict, QNull, bucket_of
@@ -134,6 +135,7 @@ def _reopen(
     moves: list[tuple[list[Node], str | None]] = []  # nodes going to another AioContext
     filter_changes = []  # reference/block/other_drivers.py's nodes: applied once all checks pass
     order = list(merged)
+    traded = traded_files(graph, merged)  # nodes handing their files round (reference/block/reopen_file_swap.py)
     for node, entry in merged.items():
         if node.driver in OTHER_DRIVERS:
             filter_changes.append(
@@ -143,7 +145,7 @@ def _reopen(
         flags = new[node] = _queued_flags(node, entry, merged, order)
         if under_other_driver(node) and flags != Flags(node.read_only, node.auto_read_only):
             raise NotModelled("blockdev-reopen: a read-only change under a filter node is not modelled")
-        unchanged = flags == Flags(node.read_only, node.auto_read_only) and len(merged) == 1
+        unchanged = flags == Flags(node.read_only, node.auto_read_only) and (len(merged) == 1 or node in traded)
         if isinstance(entry.get("backing"), QDict) and len(merged) > 1:
             raise NotModelled("blockdev-reopen: inline 'backing' in a queue is not modelled")
         # a job's frozen links are checked as the entry is prepared, its permissions afterwards
@@ -165,7 +167,7 @@ def _reopen(
                 if backing is not None:  # linked right away: the AioContext moves come with it
                     moves += attach_backing(graph, node, backing)
         if node.driver in FORMATS and not file_is_option:
-            file = _new_file(graph, node, entry.get("file"))
+            file = traded[node] if node in traded else _new_file(graph, node, entry.get("file"))
             if file is not None:
                 if not unchanged or node in backings:
                     raise NotModelled("blockdev-reopen: a new 'file' with other changes is not modelled")
@@ -191,7 +193,7 @@ def _reopen(
             )
             _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
     _check_permissions(graph, new)
-    _check_new_files(graph, files, new)
+    _check_new_files(graph, {node: file for node, file in files.items() if node not in traded}, new)
     if any(_option_error(node, entry) for node, entry in given.items()):
         return  # the caller reports it: nothing changes
     for node, flags in new.items():
@@ -214,8 +216,12 @@ def _reopen(
         graph.devices.move(nodes, context)
     for change in filter_changes:
         change()
+    olds = [node.file_child for node in files]
     for node, file in files.items():
         _relink_file(graph, node, file)
+    for old in olds:  # once every node has its new file: a traded file has its new user
+        if old is not None and not old.parents and not old.monitor_owned and not graph.exported(old):
+            graph.drop(old)
 
 
 def _merge(graph: BlockGraph, entries: list[QDict]) -> dict[Node, QDict]:
@@ -387,7 +393,8 @@ def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
     if not isinstance(ref, str) or (node.file_child is not None and ref == node.file_child.name):
         return None
     found = _new_child(graph, node, ref, "file")
-    if found.driver != "file" or graph.exported(found) or found.backend is not None or node.parents:
+    judged = bool(found.parents) and shareable(node, found)  # at the permission stage, whoever reads node
+    if found.driver != "file" or graph.exported(found) or found.backend is not None or (node.parents and not judged):
         raise NotModelled("blockdev-reopen: a new 'file' that is not a free file node is not modelled")
     if node.backing is not None or (node.image is not None and node.image.backing_file):
         raise NotModelled("blockdev-reopen: a new 'file' under a node with a backing chain is not modelled")
@@ -481,9 +488,7 @@ def _check_new_files(graph: BlockGraph, files: dict[Node, Node], new: dict[Node,
 def _relink_file(graph: BlockGraph, node: Node, file: Node) -> None:
     old = node.file_child
     assert old is not None
-    old.parents.remove(node)
-    if not old.parents and not old.monitor_owned and not graph.exported(old):
-        graph.drop(old)
+    old.parents.remove(node)  # the caller drops it if nobody uses it now
     node.file_child = file
     file.parents.append(node)
     node.file_seq = graph.next_seq()
