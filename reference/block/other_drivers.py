@@ -13,7 +13,7 @@ test_reset_default_values; fixtures/block/cases/reopen-245-drivers.json):
   driver's 'file' does), the others' children after. Children come by name or inline; each
   is checked as it attaches (reference/block/permissions.py child_user: quorum shares
   neither write nor resize, the filters without users take nothing); a child a format node
-  or a -drive device also uses abstains.
+  or a -drive device also uses abstains, but for throttle, which takes nothing then.
 - blockdev-reopen: quorum and blkverify have no reopen ("Block format '%s' used by node '%s'
   does not support reopening files"). Options a driver keeps for good (null-co's 'size',
   file's 'locking', blkdebug's 'config' and 'align') cannot be left out ("Option '%s' cannot
@@ -105,7 +105,9 @@ def open_other(
 
 def _check_shared(graph: BlockGraph, node: Node, child: Node, role: str) -> None:
     """The child's users with the node among them (a filter without users takes nothing)."""
-    if any(parent.driver not in OTHER_DRIVERS for parent in child.parents) or child.backend is not None:
+    takes_nothing = node.driver == "throttle"  # (reference/block/reopen_filter_insert.py)
+    shared = any(parent.driver not in OTHER_DRIVERS for parent in child.parents) or child.backend is not None
+    if shared and not takes_nothing:
         raise NotModelled("blockdev-add: a child shared with a format node or a -drive device (permissions)")
     if child is node or child in node.children():
         raise NotModelled("blockdev-add: a node twice among the children is not modelled")

@@ -70,6 +70,7 @@ from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
 from reference.block.reopen_cache import inline_options, shown_options
 from reference.block.reopen_file_swap import traded_files
+from reference.block.reopen_filter_insert import filter_move
 from reference.block.reopen_inline_backing import InlineRelink
 from reference.block.reopen_shared_file import check_shared_file, shareable
 from reference.qobject.values import QDict, QNull, bucket_of
@@ -393,6 +394,8 @@ def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
     if not isinstance(ref, str) or (node.file_child is not None and ref == node.file_child.name):
         return None
     found = _new_child(graph, node, ref, "file")
+    if filter_move(node, found):  # reference/block/reopen_filter_insert.py
+        return found
     judged = bool(found.parents) and shareable(node, found)  # at the permission stage, whoever reads node
     if found.driver != "file" or graph.exported(found) or found.backend is not None or (node.parents and not judged):
         raise NotModelled("blockdev-reopen: a new 'file' that is not a free file node is not modelled")
