@@ -47,10 +47,15 @@ def with_auto_names(step: dict[str, Any], session: Session, paths: dict[str, str
     for image in sorted(wanted):
         if image not in paths:
             raise QconformError(f"step names #@{image}: the fixture has no image {image!r}")
-        found = [n["node-name"] for n in reply.get("return", []) if n["file"] == paths[image] and n["drv"] != "file"]
+        found = [
+            n["node-name"]
+            for n in reply.get("return", [])
+            if n["file"] == paths[image] and n["drv"] != "file"
+        ]
         ours = [n for n in session.graph.nodes if n.filename == paths[image] and n.driver != "file"]
         if len(found) != 1 or len(ours) != 1 or not ours[0].auto_named:
             raise QconformError(f"step names #@{image}: no single node QEMU named itself over that image")
         names[image] = found[0]
         adopt_names(session.graph, {ours[0].name: found[0]})
-    return _replace(step, names)
+    replaced: dict[str, Any] = _replace(step, names)
+    return replaced

@@ -136,7 +136,9 @@ def _reopen(
     moves: list[tuple[list[Node], str | None]] = []  # nodes going to another AioContext
     filter_changes = []  # reference/block/other_drivers.py's nodes: applied once all checks pass
     order = list(merged)
-    traded = traded_files(graph, merged)  # nodes handing their files round (reference/block/reopen_file_swap.py)
+    traded = traded_files(
+        graph, merged
+    )  # nodes handing their files round (reference/block/reopen_file_swap.py)
     for node, entry in merged.items():
         if node.driver in OTHER_DRIVERS:
             filter_changes.append(
@@ -146,7 +148,9 @@ def _reopen(
         flags = new[node] = _queued_flags(node, entry, merged, order)
         if under_other_driver(node) and flags != Flags(node.read_only, node.auto_read_only):
             raise NotModelled("blockdev-reopen: a read-only change under a filter node is not modelled")
-        unchanged = flags == Flags(node.read_only, node.auto_read_only) and (len(merged) == 1 or node in traded)
+        unchanged = flags == Flags(node.read_only, node.auto_read_only) and (
+            len(merged) == 1 or node in traded
+        )
         if isinstance(entry.get("backing"), QDict) and len(merged) > 1:
             raise NotModelled("blockdev-reopen: inline 'backing' in a queue is not modelled")
         # a job's frozen links are checked as the entry is prepared, its permissions afterwards
@@ -397,7 +401,12 @@ def _new_file(graph: BlockGraph, node: Node, ref: object) -> Node | None:
     if filter_move(node, found):  # reference/block/reopen_filter_insert.py
         return found
     judged = bool(found.parents) and shareable(node, found)  # at the permission stage, whoever reads node
-    if found.driver != "file" or graph.exported(found) or found.backend is not None or (node.parents and not judged):
+    if (
+        found.driver != "file"
+        or graph.exported(found)
+        or found.backend is not None
+        or (node.parents and not judged)
+    ):
         raise NotModelled("blockdev-reopen: a new 'file' that is not a free file node is not modelled")
     if node.backing is not None or (node.image is not None and node.image.backing_file):
         raise NotModelled("blockdev-reopen: a new 'file' under a node with a backing chain is not modelled")

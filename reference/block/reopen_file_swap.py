@@ -28,12 +28,18 @@ def traded_files(graph: BlockGraph, merged: dict[Node, QDict]) -> dict[Node, Nod
         plain = node.driver == "qcow2" and not node.parents and node.backing is None and node.backend is None
         if found is None or found is node.file_child or not plain or found.driver != "file":
             return {}
-        if node.image is None or node.image.backing_file or set(entry.keys()) - {"driver", "node-name", "file"}:
+        if (
+            node.image is None
+            or node.image.backing_file
+            or set(entry.keys()) - {"driver", "node-name", "file"}
+        ):
             return {}
         new[node] = found
     leaving = {node.file_child for node in new}
     for file in new.values():
-        if file not in leaving or any(parent not in new or parent.file_child is not file for parent in file.parents):
+        if file not in leaving or any(
+            parent not in new or parent.file_child is not file for parent in file.parents
+        ):
             return {}
         if graph.exported(file) or file.backend is not None:
             return {}

@@ -37,8 +37,14 @@ def own_child(node: Node, entry: QDict, options: QDict) -> InlineRelink | None:
     if self_named(child, options):
         _check_self_named(child, options)
     else:
-        if set(options.keys()) - CHILD_KEYS or options.get("driver") != child.driver or child.driver != "qcow2":
-            raise NotModelled("blockdev-reopen: inline backing options that change the child are not modelled")
+        if (
+            set(options.keys()) - CHILD_KEYS
+            or options.get("driver") != child.driver
+            or child.driver != "qcow2"
+        ):
+            raise NotModelled(
+                "blockdev-reopen: inline backing options that change the child are not modelled"
+            )
         if child.auto_named or not child.name_in_options or not _same_file(child, options.get("file")):
             raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
     if child.read_only_explicit or not child.read_only or child.auto_read_only or "auto-read-only" in entry:
@@ -69,8 +75,8 @@ def _check_self_named(child: Node, options: QDict) -> None:
     if set(options.keys()) - CHILD_KEYS or child.driver != "qcow2":
         raise NotModelled("blockdev-reopen: inline backing options that change the child are not modelled")
     # self_named: a given node-name is another one
-    changed = [key for key, differs in (("node-name", "node-name" in options),
-                                        ("driver", options.get("driver") != child.driver)) if differs]  # fmt: skip
+    differing = (("node-name", "node-name" in options), ("driver", options.get("driver") != child.driver))
+    changed = [key for key, differs in differing if differs]
     if changed:
         raise BlockError(f"Cannot change the option '{min(changed, key=bucket_of)}'")
     file, current = options.get("file"), child.file_child
@@ -78,8 +84,9 @@ def _check_self_named(child: Node, options: QDict) -> None:
         raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
     if isinstance(file, str) and file == current.name:
         return
-    same = isinstance(file, QDict) and set(file.keys()) == FILE_KEYS - {"node-name"}
-    if not same or (file.get("driver"), file.get("filename")) != (current.driver, current.filename):
+    if not isinstance(file, QDict) or set(file.keys()) != FILE_KEYS - {"node-name"}:
+        raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
+    if (file.get("driver"), file.get("filename")) != (current.driver, current.filename):
         raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
 
 

@@ -23,7 +23,11 @@ def alternate_name(schema: Schema, info: TypeInfo) -> str | None:
     branches = [schema.type(variant.type) for variant in info.variants]
     objects = [branch for branch in branches if branch.meta == "object"]
     scalars = sorted(branch.json_type for branch in branches if branch.meta == "builtin")
-    if len(objects) != 1 or not _is_blockdev_options(objects[0]) or len(branches) != len(objects) + len(scalars):
+    if (
+        len(objects) != 1
+        or not _is_blockdev_options(objects[0])
+        or len(branches) != len(objects) + len(scalars)
+    ):
         return None
     return {("string",): "BlockdevRef", ("null", "string"): "BlockdevRefOrNull"}.get(tuple(scalars))
 

@@ -125,14 +125,14 @@ def test_alternate_without_a_matching_branch_abstains(schema: Schema) -> None:
 @pytest.mark.parametrize("value", [5, None, True, ["f"]])
 def test_blockdev_ref_type_error_names_the_bare_member(schema: Schema, value: object) -> None:
     # iotest 245 (reopen with file: null): the bare name, the alternate's own name
-    args = {"driver": "qcow2", "node-name": "n", "file": value}
-    assert errors(schema, "blockdev-add", args) == {"Invalid parameter type for 'file', expected: BlockdevRef"}
+    wanted = {"Invalid parameter type for 'file', expected: BlockdevRef"}
+    assert errors(schema, "blockdev-add", {"driver": "qcow2", "node-name": "n", "file": value}) == wanted
     nested = {"options": [{"driver": "raw", "node-name": "n", "file": {"driver": "raw", "file": value}}]}
-    assert errors(schema, "blockdev-reopen", nested) == {"Invalid parameter type for 'file', expected: BlockdevRef"}
+    assert errors(schema, "blockdev-reopen", nested) == wanted
 
 
 def test_blockdev_ref_or_null_takes_null_and_names_itself(schema: Schema) -> None:
-    args = {"driver": "qcow2", "node-name": "n", "file": "f", "backing": None}
+    args: dict[str, object] = {"driver": "qcow2", "node-name": "n", "file": "f", "backing": None}
     assert errors(schema, "blockdev-add", args) == set()
     args["backing"] = 5
     assert errors(schema, "blockdev-add", args) == {
