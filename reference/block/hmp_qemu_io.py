@@ -13,8 +13,8 @@ reference/block/guest_data.py; a request past the node's end fails with
 "read failed: Input/output error"; -P compares every byte with PATTERN.
 Writes (pinned on 7.2, io-writes.json): "write [-q] [-P PATTERN | -z] OFFSET
 LENGTH" and the same with aio_write, any alignment; the pattern is 0xcd
-unless given, -z writes zeros. A read-only node answers "Block node is
-read-only" (the monitor's reply); a request past the end prints "write
+unless given, -z writes zeros (-z -u too: unmapping still reads zeros). A
+read-only node answers "Block node is read-only" (the monitor's reply); a request past the end prints "write
 failed: Input/output error" ("aio_write failed: ..."); else "wrote N/N bytes
 at offset O" and the timing line. aio_write's report comes when the request
 completes: on a node name before the reply (the temporary BlockBackend is
@@ -164,6 +164,8 @@ def _write_request(op: str, words: list[str]) -> Request:
             quiet = True
         elif flag == "-z" and pattern is None:
             zeros = True
+        elif flag == "-u" and zeros:  # may unmap: the same zeros (iotest 245's write -z -u)
+            pass
         elif flag == "-P" and not zeros and words and _byte(words[0]) is not None:
             pattern = _byte(words.pop(0))
         else:

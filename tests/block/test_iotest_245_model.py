@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from block.test_block_jobs_model import FakeStorage, events, node, run
+from block.test_hmp_qemu_io import drives
 from block.test_stream_model import completed, failure, graph, hd, three
 from reference.block.errors import NotModelled
 from reference.block.graph import BlockGraph
+from reference.block.hmp_qemu_io import qemu_io
 from reference.block.objects import object_add
 from reference.qobject.values import QDict
 
@@ -153,3 +155,15 @@ def test_a_throttle_filter_goes_in_and_out_below_a_format_node() -> None:
     assert hd0.file_child is throttle and throttle.parents == [hd0] and file.parents == [throttle]
     run(g, "blockdev-reopen", options=[hd(0, file="hd0-file")])
     assert hd0.file_child is file and throttle.parents == [] and set(file.parents) == {hd0, throttle}
+
+
+def test_a_zero_write_that_may_unmap_reports_as_a_zero_write() -> None:
+    """test_insert_compress_filter's 'write -z -u': the same report (and zeros) as 'write -z'."""
+    reports = []
+    for flags in ("-z", "-z -u"):
+        g = drives()
+        assert qemu_io(g, f'none1 "write {flags} 0 64k"') == ""
+        reports.append([str(line) for line in g.take_output() or []])
+    assert reports[0] == reports[1] and reports[0][0] == "wrote 65536/65536 bytes at offset 0"
+    with pytest.raises(NotModelled):  # qemu-io: "-u requires -z"
+        qemu_io(drives(), 'none1 "write -u 0 64k"')
