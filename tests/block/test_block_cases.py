@@ -51,9 +51,10 @@ def test_block_case(
     try:
         paths = {**view.paths, "nbd-socket": nbd_socket(view.paths)}  # an NBD server in the scratch folder
         for step in (with_paths(command, paths) for command in case.steps):
-            steps.append(
-                session.client(step) if "nbd-client" in step else session.run(with_auto_names(step, session, paths))
-            )
+            if "nbd-client" in step:
+                steps.append(session.client(step))
+            else:
+                steps.append(session.run(with_auto_names(step, session, paths)))
     except ConnectionClosed as gone:  # the crash check: reported as the case's crash
         if gone.crash is None:  # it left without crashing: no result to judge
             raise
