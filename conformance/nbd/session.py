@@ -62,6 +62,9 @@ def open_socket(address: Address, timeout: float) -> socket.socket:
     return sock
 
 
+GREETING_TIMEOUT = 20.0
+
+
 class Session:
     def __init__(self, address: Address, timeout: float = 5.0) -> None:
         self.timeout = timeout
@@ -114,7 +117,9 @@ class Session:
     # -- handshake ----------------------------------------------------------------------------
 
     def greeting(self) -> int:
-        event = self.next_event()
+        # Every server greets at once; a loaded machine (a forking nbd-server in a container)
+        # can take longer than a reply, so waiting longer costs only a failing run.
+        event = self.next_event(max(self.timeout, GREETING_TIMEOUT))
         if not isinstance(event, Greeting):
             raise ProbeError(f"expected the greeting, got {event}", "hs-magic")
         return event.handshake_flags
