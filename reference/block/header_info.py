@@ -24,7 +24,7 @@ CLUSTER_SIZE, BACKING_FILENAME, FULL_BACKING_FILENAME, BACKING_FORMAT = 4, 8, 16
 class HeaderInfo:
     # virtual-size up to backing-filename-format, in schema order, and their JSON texts
     values: dict[str, QObject]
-    texts: dict[str, str]
+    texts: tuple[str, ...]  # in the same order
     shape: int  # which of the optional ones are there
     specific: FrozenQDict | None  # ImageInfoSpecific, its text written
 
@@ -32,25 +32,26 @@ class HeaderInfo:
 def header_info(header: ImageFacts) -> HeaderInfo:
     size = header.virtual_size
     values: dict[str, QObject] = {"virtual-size": size}
-    texts = {"virtual-size": str(size)}
+    texts = [str(size)]
     shape = 0
     if header.cluster_size:
         shape |= CLUSTER_SIZE
-        values["cluster-size"], texts["cluster-size"] = header.cluster_size, str(header.cluster_size)
+        values["cluster-size"] = header.cluster_size
+        texts.append(str(header.cluster_size))
     if header.backing_file:
         shape |= BACKING_FILENAME
         values["backing-filename"] = header.backing_file
-        texts["backing-filename"] = quote(header.backing_file)
+        texts.append(quote(header.backing_file))
         if header.full_backing_file is not None:
             shape |= FULL_BACKING_FILENAME
             values["full-backing-filename"] = header.full_backing_file
-            texts["full-backing-filename"] = quote(header.full_backing_file)
+            texts.append(quote(header.full_backing_file))
         if header.backing_format is not None:
             shape |= BACKING_FORMAT
             values["backing-filename-format"] = header.backing_format
-            texts["backing-filename-format"] = quote(header.backing_format)
+            texts.append(quote(header.backing_format))
     specific = None if header.format_specific is None else shared_object(header.format_specific)
-    return HeaderInfo(values, texts, shape, specific)
+    return HeaderInfo(values, tuple(texts), shape, specific)
 
 
 # ImageInfoSpecific by content: images made by one qemu-img mostly share it (qcow2's compat,

@@ -3,12 +3,15 @@
 Each shape's text is a template with the members that never vary already
 written and a %(name)s slot for each of the others, filled with texts that
 the builders wrote from the values' known types. The values are kept
-alongside, in a FrozenQDict whose text the writer then never has to write.
+alongside, in a FrozenQDict whose text the writer then never has to write,
+or made only when read (deferred(): a reply on the wire needs only the text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from operator import itemgetter
+from typing import Any
 
 from reference.qobject.json_writer import quote, to_json
 from reference.qobject.values import FrozenQDict, QObject, qemu_order
@@ -26,6 +29,7 @@ class Templates:
         # Every object written here takes these members' values from this very dict.
         self.constants = constants
         self.by_shape: dict[Hashable, tuple[int, str | None]] = {}
+        self.positional: dict[Hashable, tuple[str, Callable[[list[str]], tuple[str, ...]], int]] = {}
 
     def freeze(self, values: dict[str, QObject], texts: dict[str, str], shape: Hashable) -> FrozenQDict:
         """`values` as a FrozenQDict with its text written: `texts` holds each varying member's JSON text."""
@@ -38,6 +42,51 @@ class Templates:
         if template is not None:  # else the writer writes it when asked
             frozen.text = template % texts
         return frozen
+
+    def deferred(
+        self,
+        texts: list[str],
+        shape: Hashable,
+        make: Callable[[Any], dict[str, QObject]],
+        recipe: object,
+    ) -> FrozenQDict:
+        """A FrozenQDict written from `texts` whose values make(recipe) makes only when they are read.
+
+        `texts` are the varying members' JSON texts in the order make() puts
+        the members (schema order); the shape's template is positional, with
+        the texts picked in QEMU's order (no slot names to look up). A shape's
+        first object is made at once: its keys give the template.
+        """
+        compiled = self.positional.get(shape)
+        if compiled is None:
+            values = make(recipe)
+            compiled = self.positional[shape] = self._compile_positional(tuple(values))
+            template, pick, slots = compiled
+            assert len(texts) == slots, f"shape {shape!r}: {len(texts)} texts for {slots} varying members"
+            frozen = FrozenQDict(values)
+            frozen.text = template % pick(texts)
+            return frozen
+        template, pick, slots = compiled
+        assert len(texts) == slots, f"shape {shape!r} stands for other keys"
+        return FrozenQDict.deferred(template % pick(texts), make, recipe)
+
+    def _compile_positional(self, keys: tuple[str, ...]) -> tuple[str, Callable[[list[str]], tuple[str, ...]], int]:
+        """A %s template in QEMU's order, what picks the texts for it, and how many it takes."""
+        varying = [key for key in keys if key not in self.constants]
+        members, picked = [], []
+        for key in qemu_order(keys):
+            literal = (quote(key) + ": ").replace("%", "%%")  # a name's % is literal
+            if key in self.constants:
+                members.append(literal + to_json(self.constants[key]).replace("%", "%%"))
+            else:
+                members.append(literal + "%s")
+                picked.append(varying.index(key))
+        pick: Callable[[list[str]], tuple[str, ...]]
+        if len(picked) > 1:
+            pick = itemgetter(*picked)
+        else:  # itemgetter of one gives no tuple, of none is no getter
+            pick = lambda texts: tuple(texts[index] for index in picked)  # noqa: E731
+        return "{" + ", ".join(members) + "}", pick, len(varying)
 
     def _compile(self, keys: tuple[str, ...]) -> str | None:
         if any("(" in key or ")" in key for key in keys):

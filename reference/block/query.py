@@ -14,6 +14,8 @@ numbers, so only its presence is predicted).
 
 from __future__ import annotations
 
+from typing import Any
+
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.json_templates import Templates
@@ -133,56 +135,74 @@ FILE_FORMAT_SPECIFIC = FrozenQDict({"type": "file", "data": FrozenQDict({})})
 
 
 def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> FrozenQDict:
-    """BlockDeviceInfo, members in schema order (FrozenQDict presents them in QEMU's order)."""
+    """BlockDeviceInfo, members in schema order (FrozenQDict presents them in QEMU's order).
+
+    Its text is written now; its values are made from what it was written
+    from (device_values) only if something reads them.
+    """
     filename, filename_json = filename_text(node, deep)
     depth = 0 if flat else chain_depth(node)
     image = image_info(node, flat, profile, deep)
-    info: dict[str, QObject] = {
-        "file": filename,
-        "node-name": ANY_STRING if node.auto_named else node.name,
-        "ro": node.read_only,
-        "drv": node.driver,
-    }
-    texts = {
-        "file": filename_json,
-        "node-name": ANY_NAME if node.auto_named else quote(node.name),
-        "ro": "true" if node.read_only else "false",
-        "drv": quote(node.driver),
-        "backing_file_depth": str(depth),
-        "image": image.text or to_json(image),
-    }
+    auto_named = node.auto_named
+    # the varying members' texts in schema order (device_values' order)
+    texts = [filename_json, ANY_NAME if auto_named else quote(node.name),
+             "true" if node.read_only else "false", quote(node.driver)]  # fmt: skip
     shape = 0
+    backing_file = None
     if node.backing is not None and node.filter_of is None:  # a filter has no backing file name
         shape |= 1
-        info["backing_file"], texts["backing_file"] = filename_text(
-            node.backing, node.backing.deep_image_stamp()
-        )
-    info["backing_file_depth"] = depth
+        backing_file, backing_json = filename_text(node.backing, node.backing.deep_image_stamp())
+        texts.append(backing_json)
+    texts.append(str(depth))
+    children: list[QObject] | None = None
     if profile.node_info_children:
-        children: list[QObject] = [child_info(node, child) for child in reversed(node.children())]
+        children = [child_info(node, child) for child in reversed(node.children())]
         shape |= 2
-        info["children"] = children
-        texts["children"] = to_json(children)
+        texts.append(to_json(children))
     if profile.node_info_active:
         shape |= 4
-        info.update(INACTIVE if node.inactive else ACTIVE)
-    info["detect_zeroes"], texts["detect_zeroes"] = node.detect_zeroes, quote(node.detect_zeroes)
-    info.update(BEFORE_IMAGE)
+    texts.append(quote(node.detect_zeroes))
     if profile.node_info_key_missing:
         shape |= 16
-        info.update(KEY_MISSING)
-    info["image"] = image
+    texts.append(image.text or to_json(image))
     cache = (node.cache_direct, node.cache_no_flush)
-    info["cache"], texts["cache"] = CACHE_MODES[cache], CACHE_TEXTS[cache]
-    info.update(AFTER_IMAGE)
+    texts.append(CACHE_TEXTS[cache])
+    bitmaps: list[QObject] | None = None
     if node.job_bitmap is not None:
         bitmap: dict[str, QObject] = {"count": 0, "granularity": node.job_bitmap, "recording": True,
                                       "busy": False, "persistent": False}  # fmt: skip
-        bitmaps: list[QObject] = [FrozenQDict(bitmap)]
+        bitmaps = [FrozenQDict(bitmap)]
         shape |= 8
+        texts.append(to_json(bitmaps))
+    recipe = (filename, ANY_STRING if auto_named else node.name, node.read_only, node.driver, backing_file,
+              depth, children, shape, node.detect_zeroes, image, CACHE_MODES[cache], bitmaps,
+              node.inactive)  # fmt: skip
+    templates = INACTIVE_DEVICE_INFOS if node.inactive else DEVICE_INFOS
+    return templates.deferred(texts, shape, device_values, recipe)
+
+
+def device_values(recipe: tuple[Any, ...]) -> dict[str, QObject]:
+    """BlockDeviceInfo's values, in schema order, from what build_device_info() wrote it from."""
+    (filename, name, read_only, driver, backing_file, depth, children, shape,
+     zeroes, image, cache, bitmaps, inactive) = recipe  # fmt: skip
+    info: dict[str, QObject] = {"file": filename, "node-name": name, "ro": read_only, "drv": driver}
+    if backing_file is not None:
+        info["backing_file"] = backing_file
+    info["backing_file_depth"] = depth
+    if children is not None:
+        info["children"] = children
+    if shape & 4:
+        info.update(INACTIVE if inactive else ACTIVE)
+    info["detect_zeroes"] = zeroes
+    info.update(BEFORE_IMAGE)
+    if shape & 16:
+        info.update(KEY_MISSING)
+    info["image"] = image
+    info["cache"] = cache
+    info.update(AFTER_IMAGE)
+    if bitmaps is not None:
         info["dirty-bitmaps"] = bitmaps
-        texts["dirty-bitmaps"] = to_json(bitmaps)
-    return (INACTIVE_DEVICE_INFOS if node.inactive else DEVICE_INFOS).freeze(info, texts, shape)
+    return info
 
 
 def child_info(parent: Node, child: Node) -> FrozenQDict:
@@ -191,56 +211,76 @@ def child_info(parent: Node, child: Node) -> FrozenQDict:
 
 
 def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> FrozenQDict:
+    """ImageInfo: its text written now, its values made (image_values) only if something reads them."""
     assert node.facts is not None, "an opened node has its file's facts"
     if node.filter_of is not None:
         return filter_image_info(node, node.filter_of, flat, profile)
     if node.driver in OTHER_DRIVERS:
         return special_image_info(node, [image_info(child, True, profile) for child in data_children(node)])
     filename, filename_json = filename_text(node, deep)
-    image: dict[str, QObject] = {"filename": filename, "format": node.driver}
-    texts = {"filename": filename_json, "format": quote(node.driver)}
+    # the varying members' texts in schema order (image_values' order)
+    texts = [filename_json, quote(node.driver)]
     shape = 0  # a bit for each optional member
+    dirty = None
     if has_get_info(node):
         shape |= 1
         dirty = node.image is not None and node.image.dirty
-        image["dirty-flag"], texts["dirty-flag"] = dirty, "true" if dirty else "false"
+        texts.append("true" if dirty else "false")
     allocated = node.facts.allocated
     if allocated is not None:
         shape |= 2
-        image["actual-size"], texts["actual-size"] = allocated, str(allocated)
+        texts.append(str(allocated))
+    if profile.image_limits:
+        shape |= 64
     header = node.header()
+    size = 0
+    below = specific = None
     if header is not None:  # virtual-size to backing-filename-format, as made when the header was read
         shape |= header.shape
-        image.update(header.values)
-        texts.update(header.texts)
-        if profile.image_limits:
-            shape |= 64
-            image.update(LIMITS)
+        texts += header.texts
         backing = node.backing if not flat else None
-        if backing is not None and not profile.format_specific_first:
-            shape |= 128
-            image["backing-image"] = below = image_info(backing, profile=profile)
-            texts["backing-image"] = below.text or to_json(below)
+        if backing is not None:
+            shape |= 512 if profile.format_specific_first else 128
+            below = image_info(backing, profile=profile)
+            below_json = below.text or to_json(below)
+            if not shape & 512:
+                texts.append(below_json)
         specific = header.specific
-        if specific is not None:
-            shape |= 256
-            image["format-specific"] = specific
-            texts["format-specific"] = specific.text or to_json(specific)
-        if backing is not None and profile.format_specific_first:
-            shape |= 512
-            image["backing-image"] = below = image_info(backing, profile=profile)
-            texts["backing-image"] = below.text or to_json(below)
     else:
         size = sectors_rounded(visible_size(node))
-        image["virtual-size"], texts["virtual-size"] = size, str(size)
-        if profile.image_limits:
-            shape |= 64
-            image.update(LIMITS)
+        texts.append(str(size))
         if node.driver == "file" and profile.file_format_specific:
-            shape |= 256
-            image["format-specific"] = FILE_FORMAT_SPECIFIC
-            texts["format-specific"] = to_json(FILE_FORMAT_SPECIFIC)
-    return IMAGE_INFOS.freeze(image, texts, shape)
+            specific = FILE_FORMAT_SPECIFIC
+    if specific is not None:
+        shape |= 256
+        texts.append(specific.text or to_json(specific))
+    if shape & 512:
+        texts.append(below_json)
+    recipe = (filename, node.driver, dirty, allocated, header, size, below, specific, shape)
+    return IMAGE_INFOS.deferred(texts, shape, image_values, recipe)
+
+
+def image_values(recipe: tuple[Any, ...]) -> dict[str, QObject]:
+    """ImageInfo's values, in schema order, from what build_image_info() wrote it from."""
+    filename, driver, dirty, allocated, header, size, below, specific, shape = recipe
+    image: dict[str, QObject] = {"filename": filename, "format": driver}
+    if dirty is not None:
+        image["dirty-flag"] = dirty
+    if allocated is not None:
+        image["actual-size"] = allocated
+    if header is not None:
+        image.update(header.values)
+    else:
+        image["virtual-size"] = size
+    if shape & 64:
+        image.update(LIMITS)
+    if shape & 128:
+        image["backing-image"] = below
+    if specific is not None:
+        image["format-specific"] = specific
+    if shape & 512:
+        image["backing-image"] = below
+    return image
 
 
 def filter_image_info(node: Node, below: Node, flat: bool, profile: Profile = QEMU_7_2) -> FrozenQDict:

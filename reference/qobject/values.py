@@ -12,8 +12,8 @@ QNull and QDict get classes of their own: None is too easy to confuse with
 from __future__ import annotations
 
 import functools
-from collections.abc import ItemsView, Iterator, Mapping
-from typing import Union
+from collections.abc import Callable, ItemsView, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 from reference.qobject.patterns import Wildcard
 
@@ -169,14 +169,39 @@ class FrozenQDict(QDict):
     per-node infos): written once, then reused wherever the same object
     appears again. Nothing inside may change after it is built either: its
     lists and inner QDicts are its own or shared only by frozen answers.
+
+    One made with deferred() has its text and makes its values only when
+    something reads them: a reply written to the wire never does.
     """
 
-    __slots__ = ("text",)
+    __slots__ = ("text", "_recipe")
 
     def __init__(self, items: dict[str, QObject]) -> None:
         self._order = None
         self._values = items  # taken over, not copied: the builder hands it over
         self.text: str | None = None  # compact JSON, filled in by the writer on first use
+
+    @classmethod
+    def deferred(cls, text: str, make: Callable[[Any], dict[str, QObject]], recipe: object) -> FrozenQDict:
+        """An object whose JSON is `text` and whose values make(recipe) gives, called on first read.
+
+        `recipe` must hold what the values are made of, not what may change later.
+        """
+        result = cls.__new__(cls)
+        result._order = None
+        result.text = text
+        result._recipe = (make, recipe)
+        return result
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would take every attribute name as valid
+
+        def __getattr__(self, name: str) -> Any:
+            # Called only for an unset slot: a deferred object's values, made now.
+            if name != "_values":
+                raise AttributeError(name)
+            make, recipe = self._recipe
+            values = self._values = make(recipe)
+            return values
 
     def put(self, key: str, value: QObject) -> None:
         raise TypeError("a FrozenQDict does not change")
