@@ -16,6 +16,9 @@ from typing import Any
 from reference.qobject.json_writer import quote, to_json
 from reference.qobject.values import FrozenQDict, QObject, qemu_order
 
+# Picks a template's texts, in its order, from the builder's list of them.
+Pick = Callable[[list[str]], tuple[str, ...]]
+
 
 class Templates:
     """JSON texts of objects whose members outside `constants` vary, one template per shape.
@@ -29,7 +32,7 @@ class Templates:
         # Every object written here takes these members' values from this very dict.
         self.constants = constants
         self.by_shape: dict[Hashable, tuple[int, str | None]] = {}
-        self.positional: dict[Hashable, tuple[str, Callable[[list[str]], tuple[str, ...]], int]] = {}
+        self.positional: dict[Hashable, tuple[str, Pick, int]] = {}
 
     def freeze(self, values: dict[str, QObject], texts: dict[str, str], shape: Hashable) -> FrozenQDict:
         """`values` as a FrozenQDict with its text written: `texts` holds each varying member's JSON text."""
@@ -70,7 +73,7 @@ class Templates:
         assert len(texts) == slots, f"shape {shape!r} stands for other keys"
         return FrozenQDict.deferred(template % pick(texts), make, recipe)
 
-    def _compile_positional(self, keys: tuple[str, ...]) -> tuple[str, Callable[[list[str]], tuple[str, ...]], int]:
+    def _compile_positional(self, keys: tuple[str, ...]) -> tuple[str, Pick, int]:
         """A %s template in QEMU's order, what picks the texts for it, and how many it takes."""
         varying = [key for key in keys if key not in self.constants]
         members, picked = [], []
@@ -81,7 +84,7 @@ class Templates:
             else:
                 members.append(literal + "%s")
                 picked.append(varying.index(key))
-        pick: Callable[[list[str]], tuple[str, ...]]
+        pick: Pick
         if len(picked) > 1:
             pick = itemgetter(*picked)
         else:  # itemgetter of one gives no tuple, of none is no getter

@@ -174,7 +174,8 @@ class FrozenQDict(QDict):
     something reads them: a reply written to the wire never does.
     """
 
-    __slots__ = ("text", "_recipe")
+    __slots__ = ("_recipe", "text")
+    _recipe: tuple[Callable[[Any], dict[str, QObject]], object]  # deferred(): how the values are made
 
     def __init__(self, items: dict[str, QObject]) -> None:
         self._order = None
