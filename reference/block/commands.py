@@ -32,7 +32,7 @@ from reference.block.job_commands import (
 )
 from reference.block.jobs import block_commit as commit
 from reference.block.other_query import query_abstains
-from reference.block.query import named_block_nodes
+from reference.block.query import build_ahead, named_block_nodes
 from reference.block.reopen import blockdev_reopen as reopen
 from reference.block.stream import block_stream as stream
 from reference.block.stream import delete_while_waiting
@@ -64,7 +64,9 @@ __all__ = [
 
 
 def blockdev_add(graph: BlockGraph, args: QDict) -> None:
+    known = len(graph.nodes)
     graph.add(args)
+    build_ahead(graph, graph.nodes[known:])  # the opened nodes are appended
 
 
 def blockdev_del(graph: BlockGraph, args: QDict) -> None:
