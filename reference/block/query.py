@@ -78,12 +78,18 @@ def chain_depth(node: Node) -> int:
 #
 # A node's first answer is the costly one (every node of a new chain), so it
 # is written straight to text: each key sequence's text is a template with
-# the members that never vary already written and a %(name)s slot for each of
-# the others, filled with texts written by their known types. The values are
-# kept alongside (HMP's info block and the comparisons read them); the query
+# the members that never vary already written and a slot for each of the
+# others, filled with texts written by their known types. The values are made
+# from what the text was written from only when something reads them (HMP's
+# info block, the comparisons; a reply on the wire never does); the query
 # cache test checks the text against the writer's for every change. What the
 # header decides (sizes, backing names, ImageInfoSpecific) is made when the
-# header is read (Node.header(), reference/block/header_info.py).
+# header is read (Node.header(), reference/block/header_info.py), and
+# blockdev-add builds the infos of the nodes it opens (build_ahead).
+
+# The cache keys, by flat: the same tuples every time, not one made per call.
+DEVICE_KEYS = (("device", False), ("device", True))
+IMAGE_KEYS = (("image", False), ("image", True))
 
 
 def device_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> FrozenQDict:
@@ -91,7 +97,7 @@ def device_info(node: Node, flat: bool = False, profile: Profile = QEMU_7_2) -> 
     stamps: tuple[int, ...] = (node.stamp, deep)
     if profile.node_info_children:  # the children's names are in it
         stamps += tuple(child.stamp for child in node.children())
-    key = ("device", flat)
+    key = DEVICE_KEYS[flat]
     kept = node.query_cache.get(key)
     if kept is not None and kept[0] == stamps and kept[1] is profile:
         info: FrozenQDict = kept[2]
@@ -105,7 +111,7 @@ def image_info(
     node: Node, flat: bool = False, profile: Profile = QEMU_7_2, deep: int | None = None
 ) -> FrozenQDict:
     stamp = node.deep_image_stamp() if deep is None else deep
-    key = ("image", flat)
+    key = IMAGE_KEYS[flat]
     kept = node.query_cache.get(key)
     if kept is not None and kept[0] == stamp and kept[1] is profile:
         image: FrozenQDict = kept[2]

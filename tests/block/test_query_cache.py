@@ -18,13 +18,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from reference.block.commands import blockdev_add
+from reference.block.graph import BlockGraph
 from reference.block.header_info import frozen_object, header_info, shared_object
 from reference.block.node import Node
-from reference.block.query import device_info
+from reference.block.query import device_info, named_block_nodes
 from reference.block.storage import FileFacts, ImageFacts
 from reference.profiles import PROFILES, QEMU_7_2, Profile
 from reference.qobject.json_writer import to_json, write_iteratively
-from reference.qobject.values import FrozenQDict
+from reference.qobject.values import FrozenQDict, QDict
 
 BASE, TOP = "/images/base.qcow2", "/images/top.qcow2"
 PROFILE_CHOICES = [QEMU_7_2, PROFILES["10.0"], PROFILES["11.1"]]
@@ -224,3 +226,62 @@ def test_equal_headers_share_their_specific_info_and_unequal_ones_never_do() -> 
     negative_nan = {"x": -float("nan")}
     assert to_json(shared_object(nan)) == '{"x": nan}'
     assert to_json(shared_object(negative_nan)) == '{"x": -nan}'
+
+
+def test_new_nodes_are_stamped_once_and_share_no_mutable_default() -> None:
+    # Node() sets its fields without the stamping __setattr__ (reference/block/node.py).
+    first, second = leaf(), leaf()
+    assert first.stamp and first.image_stamp == first.stamp and second.stamp > first.stamp
+    assert first.parents is not second.parents and first.blockers is not second.blockers
+    assert first.query_cache is not second.query_cache
+    defaults = {f.name: f.default for f in dataclasses.fields(Node) if f.default is not dataclasses.MISSING}
+    made = Node("n", False, "file", "/f", False, False)
+    assert all(getattr(made, name) == value for name, value in defaults.items() if name not in NOT_STATE)
+    header = ImageFacts("qcow2", 4 << 20, cluster_size=65536)
+    given = Node("q", False, "qcow2", "/f", False, False, image=header)  # the header's info made at once
+    assert given.header() == header_info(header)
+    assert Node("n", False, "file", "/f", False, False).header() is None
+    before = made.stamp
+    made.read_only = True
+    assert made.stamp > before
+
+
+def test_deferred_values_are_made_once_when_read_and_match_the_text() -> None:
+    nodes = graph()
+    infos = [device_info(node) for node in nodes]
+    texts = [to_json(info) for info in infos]  # written without reading any value
+    for info, text in zip(infos, texts, strict=True):
+        assert write_iteratively(info, pretty=False) == text
+        image = info.get("image")
+        assert isinstance(image, FrozenQDict) and image.get("format") is not None
+        assert info.get("image") is image  # made once, then kept
+    assert infos[1] == device_info(nodes[1])  # equal to itself, kept
+
+
+def test_blockdev_add_builds_the_infos_a_query_then_serves() -> None:
+    class Files:
+        def open_error(self, path: str, write: bool) -> str | None:
+            return None
+
+        def file(self, path: str) -> FileFacts:
+            return FileFacts(size=196616, allocated=200704)
+
+        def image(self, path: str) -> ImageFacts | None:
+            if path != TOP:
+                return ImageFacts("qcow2", 4 << 20, cluster_size=65536)
+            return ImageFacts("qcow2", 4 << 20, cluster_size=65536, backing_file=BASE,
+                              full_backing_file=BASE, backing_format="qcow2")  # fmt: skip
+
+    graph = BlockGraph(Files())
+    file = QDict({"driver": "file", "filename": TOP})
+    blockdev_add(graph, QDict({"driver": "qcow2", "node-name": "t", "file": file}))
+    assert len(graph.nodes) == 4  # the top, its file, the backing opened from its header, that one's file
+    built = [node.query_cache[("device", False)][2] for node in reversed(graph.nodes)]
+    served = named_block_nodes(graph)
+    assert all(a is b for a, b in zip(built, served, strict=True))
+    for node in graph.nodes:
+        node.query_cache.clear()
+    assert [to_json(info) for info in named_block_nodes(graph)] == [to_json(info) for info in built]
+    graph.nodes[0].read_only = True  # a change after the add: that node's info is built again
+    again = named_block_nodes(graph)
+    assert again[-1] is not built[-1] and '"ro": true' in to_json(again[-1])
