@@ -31,13 +31,10 @@ def display_filename(node: Node) -> str:
         return display_filename(node.filter_of)
     if node.driver == "file" or node.file_child is None:
         return node.filename
-    if (
-        backing_overridden(node)
-        or has_window(node)
-        or display_filename(node.file_child).startswith(JSON_PREFIX)
-    ):
+    below = display_filename(node.file_child)  # once: a chain's filenames nest
+    if backing_overridden(node) or has_window(node) or below.startswith(JSON_PREFIX):
         return JSON_PREFIX + to_json(open_options(node))
-    return display_filename(node.file_child)
+    return below
 
 
 def open_options(node: Node) -> QDict:
