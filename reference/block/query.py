@@ -143,7 +143,7 @@ CACHE_MODES = {
     for no_flush in (False, True)
 }
 CACHE_MODE = CACHE_MODES[False, False]  # blockdev-add's default
-CACHE_TEXTS = {key: to_json(mode) for key, mode in CACHE_MODES.items()}
+CACHE_CHOICES = {key: (mode, to_json(mode)) for key, mode in CACHE_MODES.items()}  # with their texts
 # BlockDeviceInfo's members that never vary, by where they stand in schema order.
 BEFORE_IMAGE: dict[str, QObject] = {"encrypted": False}
 BEFORE_IMAGE.update((member, 0) for member in THROTTLE_MEMBERS)
@@ -191,8 +191,8 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
     if profile.node_info_key_missing:
         shape |= 16
     texts.append(image.text or to_json(image))
-    cache = (node.cache_direct, node.cache_no_flush)
-    texts.append(CACHE_TEXTS[cache])
+    cache, cache_json = CACHE_CHOICES[node.cache_direct, node.cache_no_flush]
+    texts.append(cache_json)
     bitmaps: list[QObject] | None = None
     if node.job_bitmap is not None:
         bitmap: dict[str, QObject] = {"count": 0, "granularity": node.job_bitmap, "recording": True,
@@ -201,7 +201,7 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
         shape |= 8
         texts.append(to_json(bitmaps))
     recipe = (filename, ANY_STRING if auto_named else node.name, node.read_only, node.driver, backing_file,
-              depth, children, shape, node.detect_zeroes, image, CACHE_MODES[cache], bitmaps,
+              depth, children, shape, node.detect_zeroes, image, cache, bitmaps,
               node.inactive)  # fmt: skip
     templates = INACTIVE_DEVICE_INFOS if node.inactive else DEVICE_INFOS
     return templates.deferred(texts, shape, device_values, recipe)
@@ -248,7 +248,7 @@ def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fro
     texts = [filename_json, quote(node.driver)]
     shape = 0  # a bit for each optional member
     dirty = None
-    if has_get_info(node):
+    if node.driver in HAS_GET_INFO or has_get_info(node):
         shape |= 1
         dirty = node.image is not None and node.image.dirty
         texts.append("true" if dirty else "false")
