@@ -159,6 +159,43 @@ node, spread over a dozen small steps of 0.2-1.6 µs each. 10% would need
 eagerly at blockdev-add (a move of ~30 µs that the add could afford,
 ~9% there, but no saving) or kept by content across nodes (hits only
 because the benchmark adds the same images again). Neither is done.
+
+The first query after an add under 10% (2026-11-26, late; load average
+4.5-6.5 from other jobs the whole time, so qsd's times are inflated too:
+compare ratios; 7 runs of main and of this tree, 4 of the middle column,
+alternating; medians of the runs' medians, range of ratios in brackets).
+Three changes. Node() sets its fields through a plain twin dataclass's
+__init__ and stamps the node once instead of calling the stamping
+__setattr__ per field (~5.1 -> ~1.3 µs per Node; reference/block/node.py).
+The infos' values are made only when something reads them
+(FrozenQDict.deferred: a reply written to the wire never does; HMP and the
+comparisons do), and their templates are positional, the builder's texts
+in schema order picked into QEMU's by an itemgetter (no slot names looked
+up). Those two are savings ("no move" below). And blockdev-add builds the
+infos of the nodes it opened (query.build_ahead): a move, not a saving
+(~30 µs alone for a 4-node chain, the build being cold there as in the
+query), which the add, ~3x QEMU's query time, can afford.
+
+  step                        main                            no move           after
+  query after chain add        64.0 /  530 / 14.2% [5.2-15.2]  11.9% [11.5-13.6]  21.1 /  450 / 5.0% [4.2-5.5]
+  blockdev-add qcow2 chain    102.4 / 1820 /  5.4% [3.1-9.1]    4.2% [3.1-5.7]   111.7 / 2371 / 5.0% [3.4-7.2]
+  blockdev-add file            49.4 /  696 /  7.7% [3.8-8.0]    6.0% [5.4-6.8]    55.9 /  703 / 7.8% [3.0-8.8]
+  blockdev-add raw             47.0 /  938 /  6.1% [4.5-6.5]    4.4% [3.8-4.9]    52.2 /  879 / 6.7% [3.7-7.2]
+  blockdev-add qcow2           55.8 / 1869 /  4.5% [2.3-4.8]    3.2% [3.0-4.3]    66.6 / 1611 / 4.6% [2.1-7.2]
+  blockdev-add qcow2 base      56.7 / 1394 /  5.1% [2.3-6.4]    3.6% [3.4-4.3]    67.1 / 1371 / 5.1% [3.8-6.8]
+  blockdev-add qcow2 over it   60.1 / 1590 /  4.3% [2.2-5.3]    3.4% [2.8-3.9]    68.1 / 1722 / 4.3% [3.8-5.5]
+  query, graph unchanged       19.6 /  489 /  4.6% [1.6-5.4]    3.8% [3.1-5.4]    17.5 /  431 / 4.1% [2.3-4.7]
+  query after 1-node reopen    30.2 /  432 /  7.4% [2.3-8.4]    6.4% [5.4-7.3]    27.2 /  453 / 6.6% [4.1-7.0]
+  blockdev-reopen (untouched)  60.8 /  992 /  7.4% [5.6-8.1]    6.7% [5.0-7.5]    64.9 /  891 / 7.4% [6.0-9.3]
+  blockdev-del, block-commit, job-complete, reopen base: unchanged within the noise (<= 8.4%)
+
+Oracle alone, best of 7 (noisy at that load): query after add 53.0 -> 48.2
+-> 20.0 µs, add chain 93.6 -> 63.1 -> 112.5, add file 28.2 -> 20.1 -> 27.0.
+A 4-node chain's first build is ~20 µs hot (caches cleared in a loop) and
+~30 µs where it runs in the cycle; what is left of a query after an add is
+the QMP path and the kept texts, as for an unchanged graph. At a load
+average near 1 (qsd's chain add ~1300 µs) the add with the build is
+expected near 7-8%: the step to watch if the build grows.
 """
 
 from __future__ import annotations
