@@ -195,7 +195,10 @@ A 4-node chain's first build is ~20 µs hot (caches cleared in a loop) and
 ~30 µs where it runs in the cycle; what is left of a query after an add is
 the QMP path and the kept texts, as for an unchanged graph. At a load
 average near 1 (qsd's chain add ~1300 µs) the add with the build is
-expected near 7-8%: the step to watch if the build grows.
+expected near 7-8%: the step to watch if the build grows. (Measured before
+main's other-drivers work, whose query_abstains() the add now also asks
+before building; a re-run after it, at load average 9-16, was too noisy to
+use: query after add 4.9% [3.2-10.0] vs main's 16.0% [6.7-21.2].)
 """
 
 from __future__ import annotations
