@@ -63,6 +63,8 @@ def node_size(node: Node) -> int:
         if node.image is None:
             raise NotModelled("read: the image's header is not known")
         return node.image.virtual_size
+    if node.driver == "compress" and node.file_child is not None:  # its image's size
+        return node_size(node.file_child)
     if node.facts is None:
         raise NotModelled(f"read: the size of a {node.driver} node is not known")
     return visible_size(node)
@@ -100,6 +102,8 @@ def _read(reader: _Reader, node: Node, offset: int, length: int) -> list[Run]:
         base = node.raw_offset
         below = _read(reader, node.file_child, base + offset, length)
         return [Run(run.offset - base, run.length, run.byte) for run in below]
+    if node.driver == "compress" and node.file_child is not None:  # reads pass through
+        return _read(reader, node.file_child, offset, length)
     if node.driver == "qcow2" and node.file_child is not None:
         if node.file_child.stale:
             raise NotModelled(f"read: {node.name}'s image was written since its facts were read")

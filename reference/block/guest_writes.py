@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from reference.block.errors import NotModelled
 from reference.block.guest_data import ContentFacts, Run, node_size, read_runs
 from reference.block.node import Node
+from reference.block.qcow2_hosting import ClusterHosting
 
 Layer = list[tuple[int, int, int]]  # (offset, length, byte), ascending
 
@@ -35,6 +36,7 @@ class GuestWrites:
 
     layers: dict[tuple[str, str], Layer] = field(default_factory=dict)
     unknown: set[tuple[str, str]] = field(default_factory=set)
+    hosting: ClusterHosting = field(default_factory=ClusterHosting)  # for compressed writes
 
     def content(self, storage: ContentFacts, path: str, fmt: str) -> Layer:
         key = (path, fmt)
@@ -48,6 +50,7 @@ class GuestWrites:
         """Something outside the model (a job) wrote the file: read its facts again when needed."""
         for key in [key for key in self.layers if key[0] == path]:
             del self.layers[key]
+        self.hosting.forget(path)
         self.unknown = {key for key in self.unknown if key[0] != path}
 
     def lose(self, path: str) -> None:
@@ -55,6 +58,7 @@ class GuestWrites:
         for fmt in ("file", "qcow2"):
             self.layers.pop((path, fmt), None)
             self.unknown.add((path, fmt))
+        self.hosting.lose(path)
 
     def write(self, storage: object, node: Node, offset: int, length: int, byte: int) -> None:
         """Apply a write of `byte` at [offset, offset + length) through the node (inside its size)."""
@@ -66,6 +70,8 @@ class GuestWrites:
             raise NotModelled(f"write: {node.name}'s file was written since its facts were read")
         if node.driver == "raw" and node.file_child is not None:
             self.write(storage, node.file_child, node.raw_offset + offset, length, byte)
+        elif node.driver == "compress" and node.file_child is not None:  # compressed: the same bytes
+            self.write(storage, node.file_child, offset, length, byte)
         elif node.driver == "file":
             self._splice(storage, node.filename, "file", [Run(offset, length, byte)])
             self.lose_other(node.filename, "qcow2")

@@ -38,6 +38,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from reference.block.compress_filter import compressed_write_succeeds, target_of
 from reference.block.errors import NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.guest_data import node_size, read_runs
@@ -72,6 +73,7 @@ class Request:
     pattern: int | None = None
     quiet: bool = False
     zeros: bool = False
+    unmap: bool = False  # -u: the zeros may unmap (qcow2: whole clusters lose their host cluster)
 
 
 def qemu_io(graph: BlockGraph, rest: str) -> str:
@@ -113,6 +115,8 @@ def _write(graph: BlockGraph, root: Node, request: Request) -> list[OutputLine]:
     if offset + length > node_size(root):
         return [f"{request.op} failed: {EIO}"]
     byte = 0 if request.zeros else DEFAULT_PATTERN if request.pattern is None else request.pattern
+    if not _lands(graph, root, request):
+        return [f"{request.op} failed: {EIO}"]
     try:
         if graph.jobs:
             raise NotModelled("a job may be copying the data meanwhile")
@@ -124,6 +128,23 @@ def _write(graph: BlockGraph, root: Node, request: Request) -> list[OutputLine]:
         if node.filename in {below.filename for below in _below(root)}:
             node.written = True
     return [] if request.quiet else report("wrote", offset, length)
+
+
+def _lands(graph: BlockGraph, root: Node, request: Request) -> bool:
+    """Whether the write succeeds (a compressed one may not: reference/block/compress_filter.py);
+    notes what it does to the qcow2 image's clusters below."""
+    hosting = graph.guest_writes.hosting
+    target = target_of(root, request.offset)
+    if target is None:
+        return True
+    if target.compressed and graph.jobs:
+        raise NotModelled("compress: a write while a job may be writing the image")
+    if target.compressed and not compressed_write_succeeds(
+        graph.storage, hosting, target, request.length, request.zeros
+    ):
+        return False
+    hosting.note_write(target.image, target.offset, request.length, request.zeros, request.unmap)
+    return True
 
 
 def _below(node: Node) -> list[Node]:
@@ -157,7 +178,7 @@ def _request(command: str) -> Request:
 
 
 def _write_request(op: str, words: list[str]) -> Request:
-    pattern, quiet, zeros = None, False, False
+    pattern, quiet, zeros, unmap = None, False, False, False
     while words and words[0].startswith("-"):
         flag = words.pop(0)
         if flag == "-q":
@@ -165,7 +186,7 @@ def _write_request(op: str, words: list[str]) -> Request:
         elif flag == "-z" and pattern is None:
             zeros = True
         elif flag == "-u" and zeros:  # may unmap: the same zeros (iotest 245's write -z -u)
-            pass
+            unmap = True
         elif flag == "-P" and not zeros and words and _byte(words[0]) is not None:
             pattern = _byte(words.pop(0))
         else:
@@ -175,7 +196,7 @@ def _write_request(op: str, words: list[str]) -> Request:
     offset, length = (_number(word) for word in words)
     if length == 0:
         raise NotModelled("HMP qemu-io: empty writes are not modelled")
-    return Request(op, offset, length, pattern, quiet, zeros)
+    return Request(op, offset, length, pattern, quiet, zeros, unmap)
 
 
 def _read_request(words: list[str]) -> Request:

@@ -23,6 +23,7 @@ MODELLED_OPTIONS: dict[str, frozenset[str]] = {
     "null-co": COMMON | {"size"},
     # reference/block/other_drivers.py
     "throttle": COMMON | {"file", "throttle-group"},
+    "compress": COMMON | {"file"},  # reference/block/compress_filter.py
     "blkdebug": COMMON | {"image", "config", "align"},
     "quorum": COMMON | {"children", "vote-threshold"},
     "blkverify": COMMON | {"test", "raw"},

@@ -1,4 +1,5 @@
-"""quorum, blkverify, blkdebug and throttle nodes, and the options of any driver a reopen cannot touch.
+"""quorum, blkverify, blkdebug, throttle and compress (compress_filter.py) nodes, and the options
+of any driver a reopen cannot touch.
 
 Verified on qsd and qemu-system 7.2 (iotest 245's test_misc_drivers, test_graph_cycles and
 test_reset_default_values; fixtures/block/cases/reopen-245-drivers.json):
@@ -32,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from reference.block.compress_filter import check_child
 from reference.block.errors import BlockError, NotModelled
 from reference.block.node import Node
 from reference.block.options import Flags, driver_of, resolve_flags
@@ -44,7 +46,8 @@ from reference.qobject.values import QDict, QNull, bucket_of
 if TYPE_CHECKING:
     from reference.block.graph import BlockGraph
 
-FILE_FIRST = frozenset({"throttle"})  # QEMU opens any driver's 'file' before the node takes its name
+FILTERS = frozenset({"throttle", "compress"})  # one 'file' child; unused, they take nothing of it
+FILE_FIRST = FILTERS  # QEMU opens any driver's 'file' before the node takes its name
 NO_REOPEN = frozenset({"quorum", "blkverify"})
 # quorum cannot reopen at all: its threshold is kept for its filename
 STICKY = {
@@ -88,6 +91,14 @@ def open_other(
         if align is not None and (not isinstance(align, int) or align <= 0 or align & (align - 1)):
             raise NotModelled("blockdev-add: a blkdebug align that is not a power of two")
         _attach(graph, node, open_child(opts.get("image"), flags), "image")
+    elif driver == "compress":  # reference/block/compress_filter.py
+        assert file is not None, "QEMU opens a 'file' child before the node"
+        _check_shared(graph, node, file, "file")
+        check_child(file)
+        node.file_seq = graph.next_seq()
+        node.file_child = file
+        file.parents.append(node)
+        node.filename, node.facts = file.filename, file.facts
     else:
         child = file
         assert child is not None, "QEMU opens a 'file' child before the node"
@@ -105,7 +116,7 @@ def open_other(
 
 def _check_shared(graph: BlockGraph, node: Node, child: Node, role: str) -> None:
     """The child's users with the node among them (a filter without users takes nothing)."""
-    takes_nothing = node.driver == "throttle"  # (reference/block/reopen_filter_insert.py)
+    takes_nothing = node.driver in FILTERS  # (reference/block/reopen_filter_insert.py)
     shared = any(parent.driver not in OTHER_DRIVERS for parent in child.parents) or child.backend is not None
     if shared and not takes_nothing:
         raise NotModelled("blockdev-add: a child shared with a format node or a -drive device (permissions)")
@@ -178,9 +189,9 @@ def reopen_other(node: Node, entry: QDict, flags: Flags, groups: list[str]) -> C
     if any(key in entry for key in ("detect-zeroes", "discard", "cache", "force-share")):
         raise NotModelled("blockdev-reopen: generic options of a filter node are not modelled")
     check_reset(node, entry)
-    child_key = "file" if node.driver == "throttle" else "image"
-    child = node.file_child if node.driver == "throttle" else node.extra_children[0]
-    assert child is not None, "a throttle node has its 'file'"
+    child_key = "file" if node.driver in FILTERS else "image"
+    child = node.file_child if node.driver in FILTERS else node.extra_children[0]
+    assert child is not None, "a filter node has its 'file'"
     ref = entry.get(child_key)
     changed = sticky_changes(node, entry)
     if node.auto_named or not node.name_in_options:
@@ -192,7 +203,7 @@ def reopen_other(node: Node, entry: QDict, flags: Flags, groups: list[str]) -> C
             raise BlockError(f"Throttle group '{group}' does not exist")
     if isinstance(ref, str) and ref != child.name:
         if child_key == "file":
-            raise NotModelled("blockdev-reopen: a new 'file' for a throttle node is not modelled")
+            raise NotModelled(f"blockdev-reopen: a new 'file' for a {node.driver} node is not modelled")
         changed.append("image")
     elif ref is None:
         raise NotModelled(f"blockdev-reopen: a filter node without its '{child_key}' is not modelled")

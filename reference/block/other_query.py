@@ -36,6 +36,8 @@ def special(node: Node) -> bool:
 def query_abstains(nodes: list[Node], profile_name: str) -> str | None:
     """Why query-named-block-nodes is not modelled with these nodes (None: it is)."""
     for node in nodes:
+        if node.driver == "compress":  # reference/block/compress_filter.py
+            return "a compress filter (its ImageInfo and its users' are not modelled)"
         if (
             node.driver == "file"
             and node.sticky_options

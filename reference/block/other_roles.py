@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reference.block.node import Node
 
-OTHER_DRIVERS = frozenset({"quorum", "blkverify", "blkdebug", "throttle"})
+OTHER_DRIVERS = frozenset({"quorum", "blkverify", "blkdebug", "throttle", "compress"})
 
 
 def child_role(parent: Node, child: Node) -> str:

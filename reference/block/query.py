@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reference.block.compress_filter import over_compress
+from reference.block.errors import NotModelled
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.json_templates import Templates
@@ -239,6 +241,8 @@ def child_info(parent: Node, child: Node) -> FrozenQDict:
 def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> FrozenQDict:
     """ImageInfo: its text written now, its values made (image_values) only if something reads them."""
     assert node.facts is not None, "an opened node has its file's facts"
+    if over_compress(node):
+        raise NotModelled("query: a compress filter's ImageInfo (and its users') is not modelled")
     if node.filter_of is not None:
         return filter_image_info(node, node.filter_of, flat, profile)
     if node.driver in OTHER_DRIVERS:

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 from reference.block.node import Node
 
+FILTERS = frozenset({"throttle", "compress"})  # (a compress filter goes over the format node itself)
+
 
 def inserts_filter(node: Node, found: Node) -> bool:
     """`found` is an unused throttle node over the node's own file."""
-    return found.driver == "throttle" and not found.parents and found.file_child is node.file_child
+    return found.driver in FILTERS and not found.parents and found.file_child is node.file_child
 
 
 def removes_filter(node: Node, found: Node) -> bool:
     """The node's file is a throttle node it alone uses, over `found`."""
     current = node.file_child
     return (
-        current is not None and current.driver == "throttle" and current.parents == [node]
+        current is not None and current.driver in FILTERS and current.parents == [node]
         and current.file_child is found
     )  # fmt: skip
 
