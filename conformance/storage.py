@@ -188,6 +188,19 @@ def reads_pattern(path: str, fmt: str, pattern: int, offset: int, length: int) -
     return True
 
 
+def stored_compressed(path: str, offset: int, length: int, compressed: bool) -> bool:
+    """Whether every cluster of the qcow2 image's own range is stored compressed (or, False, as
+    plain data): qemu-img map shows compressed data without a host offset (pinned on 7.2)."""
+    try:
+        extents = json.loads(_run(["qemu-img", "map", "-U", "-f", "qcow2", "--output=json", path]))
+    except (QconformError, ValueError):
+        return False
+    inside = [e for e in extents if e["start"] < offset + length and offset < e["start"] + e["length"]]
+    return bool(inside) and all(
+        e["depth"] == 0 and e["data"] and ("offset" not in e) == compressed for e in inside
+    )
+
+
 def checksum(path: str) -> str:
     import hashlib
 

@@ -10,7 +10,9 @@ fixtures/block/cases/iotest-245.json and compress-filter.json):
   of its child (a filter passes its users' permissions down), so it may go
   over a format node another node uses; a raw or qcow2 node may take it as
   its new 'file' by blockdev-reopen and drop it again
-  (reference/block/reopen_filter_insert.py). No option of its own.
+  (reference/block/reopen_filter_insert.py). No option of its own, and no
+  reopen: "Block format 'compress' used by node 'NAME' does not support
+  reopening files" (reference/block/other_drivers.py).
 - I/O: reads, zero writes and discards pass through; its request alignment
   is the image's cluster size, so a data write is widened to whole clusters
   (the rest read first) and each cluster goes to qcow2 as a compressed write,

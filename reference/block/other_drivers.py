@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 FILTERS = frozenset({"throttle", "compress"})  # one 'file' child; unused, they take nothing of it
 FILE_FIRST = FILTERS  # QEMU opens any driver's 'file' before the node takes its name
-NO_REOPEN = frozenset({"quorum", "blkverify"})
+NO_REOPEN = frozenset({"quorum", "blkverify", "compress"})
 # quorum cannot reopen at all: its threshold is kept for its filename
 STICKY = {
     "null-co": ("size",),

@@ -10,8 +10,9 @@ never reads L2 tables, so it knows this only where it can tell:
   cluster it touches one (a compressed write too); `write -z -u` over a whole
   cluster of a version 3 image takes it away (pinned on 7.2, iotest 245's
   test_insert_compress_filter: with the node's default discard=ignore too);
-  `write -z` keeps a whole cluster as it was; a partial zero write is not
-  followed (that cluster becomes unknown).
+  `write -z` leaves a cluster without one as it was (with one: compressed, it
+  loses it; else it keeps it: not followed, unknown); a partial zero write is
+  not followed either.
 
 Everywhere else (a cluster the image held before the session, a file a job
 wrote) the answer is unknown and a question about it abstains.
@@ -80,6 +81,8 @@ class ClusterHosting:
                 known[index] = None
             elif unmap:
                 known[index] = False if _version_3(image) else None
+            elif known.get(index) is not False:  # zeros over a compressed cluster free it, else keep it
+                known[index] = None
 
 
 def _cluster_size(image: Node) -> int:

@@ -7,7 +7,8 @@ is the NBD server's socket (exports and their permission conflicts); steps
 with "nbd-client" connect a client to an export over it, do I/O and
 disconnect, the oracle predicting each outcome (conformance/block/nbd_clients.py). "#@IMAGE"
 names the node QEMU named itself over that image (conformance/block/auto_names.py). A case's
-"data" is read back from the images after the session (a stream's copied data).
+"data" is read back from the images after the session (a stream's copied data; with
+"compressed", how qcow2 stores those clusters: iotest 245's L2 check).
 Each run goes into the results file with a reproducer (conformance/block/case_results.py);
 a disagreement recorded in fixtures/divergences.json is an xfail, and a failure once it
 no longer happens.
@@ -29,7 +30,7 @@ from conformance.block.seed_table import nbd_socket
 from conformance.block.session import ConnectionClosed, Session, Step
 from conformance.divergences import load_divergences
 from conformance.pytest_plugin import check_result, record_result
-from conformance.storage import reads_pattern
+from conformance.storage import reads_pattern, stored_compressed
 
 pytestmark = pytest.mark.slow
 FIXTURES = (*load_all(), *load_step_cases())
@@ -61,16 +62,26 @@ def test_block_case(
         crash = gone.crash
     finally:
         session.close()
-    formats = {image["name"]: image["format"] for image in fixture.images}
-    bad_data = [
-        f"the image does not read back {entry}"
-        for entry in case.data
-        if not reads_pattern(view.sources[entry["image"]], formats[entry["image"]], entry["pattern"],
-                             entry["offset"], entry["length"])
-    ]  # fmt: skip
+    bad_data = _bad_data(fixture, case, view, impl_name)
     result = case_result(fixture, case, (impl.name, impl.version), steps, crash, KNOWN, bad_data)
     record_result(result)
     if result.known is None:  # an unrecorded disagreement shows every step that disagrees
         wrong = [step.describe() for step in steps if not step.agrees] + bad_data
         assert crash is None and not wrong, "\n".join([crash or "", *wrong])
     check_result(result)
+
+
+def _bad_data(fixture: BlockFixture, case: StepCase, view: StorageView, impl_name: str) -> list[str]:
+    """The case's data entries (those this implementation's session wrote) the images do not show."""
+    formats = {image["name"]: image["format"] for image in fixture.images}
+    bad = []
+    for entry in case.data:
+        if impl_name not in entry.get("implementations", [impl_name]):
+            continue
+        path = view.sources[entry["image"]]
+        where = (entry["offset"], entry["length"])
+        if not reads_pattern(path, formats[entry["image"]], entry["pattern"], *where):
+            bad.append(f"the image does not read back {entry}")
+        elif "compressed" in entry and not stored_compressed(path, *where, entry["compressed"]):
+            bad.append(f"the image does not store the clusters as said {entry}")
+    return bad
