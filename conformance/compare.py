@@ -8,6 +8,7 @@ wildcards must also match byte for byte, so escapes and spacing count too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,9 +93,16 @@ def has_wildcard(value: QObject) -> bool:
 def matches(expected: Any, observed: Any) -> bool:
     if isinstance(expected, Wildcard):
         if expected.kind == "int":
-            return isinstance(observed, Num) and observed.text.lstrip("-").isdigit()
+            if not (isinstance(observed, Num) and observed.text.lstrip("-").isdigit()):
+                return False
+            return not expected.values or int(observed.text) in expected.values
         if expected.kind == "object":
             return isinstance(observed, Obj)
+        if expected.kind == "node-name":
+            return (
+                isinstance(observed, str)
+                and re.fullmatch(rf"#block{expected.values[0]}[0-9]{{2}}", observed) is not None
+            )
         return isinstance(observed, str)
     if isinstance(expected, Obj):
         return (

@@ -146,6 +146,7 @@ def adopt_names(graph: BlockGraph, names: dict[str, str]) -> None:
     old_texts = {node: backing_blocker(node) for node in renamed}
     for node in renamed:
         node.name = names[node.name]
+        node.auto_number = None  # the name is known exactly now
     # Op blockers name the parent that set them: they follow the new names.
     texts = {old_texts[node]: backing_blocker(node) for node in renamed}
     for node in graph.nodes:

@@ -137,9 +137,9 @@ class BlockGraph:
         if isinstance(name, str):
             check_new_name(name, {node.name for node in self.nodes}, self.profile)
         else:
-            self._auto_names += 1
-            name = f"#block{self._auto_names}"
+            name = self.next_auto_name()
         node = Node(name, not isinstance(opts.get("node-name"), str), driver, "", *_flags(flags))
+        node.auto_number = self._auto_names - 1 if node.auto_named else None
         node.read_only_explicit = "read-only" in opts
         node.auto_read_only_explicit = "auto-read-only" in opts
         node.inherits_from = parent
@@ -315,11 +315,21 @@ class BlockGraph:
     def unblock_backing(self, child: Node, parent: Node) -> None:
         child.blockers.remove(backing_blocker(parent))
 
-    def add_filter(self, driver: str, below: Node, name: str | None = None) -> Node:
-        """A job's filter node (newest; auto-named unless NAME) above `below`, which has no other parent."""
+    def next_auto_name(self) -> str:
+        """QEMU's next "#block" name (less its random digits): each unnamed node takes one, a job's
+        implicit filter too, shown or not (qsd 7.2: a commit_top, a stream's copy-on-read)."""
+        self._auto_names += 1
+        return f"#block{self._auto_names}"  # the model's name; QEMU's counter is one lower
+
+    def add_filter(
+        self, driver: str, below: Node, name: str | None = None, auto_name: str | None = None
+    ) -> Node:
+        """A job's filter node (newest; auto-named unless NAME: AUTO_NAME if it took its number
+        already) above `below`, which has no other parent."""
+        given = name or auto_name or self.next_auto_name()
+        node = Node(given, name is None, driver, below.filename, False, False)
         if name is None:
-            self._auto_names += 1
-        node = Node(name or f"#block{self._auto_names}", name is None, driver, below.filename, False, False)
+            node.auto_number = int(given.removeprefix("#block")) - 1
         node.filter_of, node.backing, node.facts = below, below, below.facts
         below.parents.append(node)
         self.nodes.append(node)

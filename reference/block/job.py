@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from reference.block.errors import BlockError, NotModelled
 from reference.block.node import Node
-from reference.qobject.values import QDict
+from reference.qobject.patterns import ANY_INT, one_of
+from reference.qobject.values import QDict, QObject
 
 if TYPE_CHECKING:
     from reference.block.graph import BlockGraph
@@ -60,7 +61,8 @@ class ManualCommitJob:
 class RateLimitedCommitJob:
     """A non-active commit started with a small speed (verified on qsd 7.2): it copies a chunk
     of at most 512 KiB, then sleeps for hours. Each wake-up (resume, a raised speed) copies
-    one more chunk; how far it got when paused is timing-dependent, so its offset is unknown."""
+    one more chunk; whether the first chunk was copied before the first pause is a race, so its
+    offset is one of two chunk ends (any integer where the data does not start at offset 0)."""
 
     job_id: str
     base: Node
@@ -74,6 +76,14 @@ class RateLimitedCommitJob:
     restore: dict[Node, bool]  # the base's read-only flags before the commit reopened it
     wakeups: int = 1  # chunks the job may have copied so far
     paused: bool = False
+    ends: tuple[int, ...] = ()  # where each chunk ends, if the data is one run from offset 0
+
+    def offsets(self) -> QObject:
+        """Where the job got to: `wakeups` chunks, or one fewer (the first chunk's race)."""
+        if not self.ends:
+            return ANY_INT
+        done = [0, *self.ends]
+        return one_of(done[self.wakeups - 1], done[self.wakeups])
 
     @property
     def state(self) -> str:

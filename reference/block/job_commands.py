@@ -29,7 +29,6 @@ from reference.block.job import (
     check_verb,
     status,
 )
-from reference.qobject.patterns import ANY_INT
 from reference.qobject.values import QDict, QObject
 
 SPEED_ERROR = "Parameter 'speed' expects a non-negative value"
@@ -171,7 +170,7 @@ def _offset(job: Job) -> QObject:
         return job.length
     if not job.paused:
         raise NotModelled("the progress of a running rate-limited commit is timing-dependent")
-    return ANY_INT
+    return job.offsets()
 
 
 def _job_info(job: Job) -> QDict:

@@ -96,6 +96,8 @@ def block_commit(graph: BlockGraph, args: QDict) -> None:
         filter_name = args.get("filter-node-name")
         if isinstance(filter_name, str):
             check_new_name(filter_name, {node.name for node in graph.nodes}, graph.profile)
+        else:  # the job's commit_top node takes the next #block number (qsd 7.2), drawn or not
+            graph.next_auto_name()
     except BlockError:
         graph.emit("JOB_STATUS_CHANGE", status(job_id, "null"))
         raise

@@ -74,6 +74,7 @@ class Node:
     extra_children: list[Node] = field(default_factory=list)
     sticky_options: dict[str, object] = field(default_factory=dict)
     throttle_group: str | None = None
+    auto_number: int | None = None  # the #block counter QEMU gave an auto-named node (None: unknown)
     # Set on every attribute write that changes a value (see __setattr__); in-place changes to
     # the lists above do not count, and query-named-block-nodes reads none of them.
     stamp: int = field(default=0, init=False, repr=False, compare=False)

@@ -27,7 +27,7 @@ from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.raw_window import visible_size
 from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.json_writer import quote, to_json
-from reference.qobject.patterns import ANY_OBJECT, ANY_STRING
+from reference.qobject.patterns import ANY_OBJECT, ANY_STRING, auto_node_name
 from reference.qobject.values import FrozenQDict, QObject
 
 SECTOR = 512
@@ -158,7 +158,6 @@ INACTIVE_DEVICE_INFOS = Templates({**BEFORE_IMAGE, **AFTER_IMAGE, **INACTIVE, **
 # ImageInfo's one constant: the limits are the host's, so only their presence is predicted.
 LIMITS: dict[str, QObject] = {"limits": ANY_OBJECT}
 IMAGE_INFOS = Templates(LIMITS)
-ANY_NAME = to_json(ANY_STRING)
 FILE_FORMAT_SPECIFIC = FrozenQDict({"type": "file", "data": FrozenQDict({})})
 
 
@@ -171,9 +170,9 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
     filename, filename_json = filename_text(node, deep)
     depth = 0 if flat else chain_depth(node)
     image = image_info(node, flat, profile, deep)
-    auto_named = node.auto_named
+    name = shown_name(node)  # a self-named node's by its #block counter, where the model knows it
     # the varying members' texts in schema order (device_values' order)
-    texts = [filename_json, ANY_NAME if auto_named else quote(node.name),
+    texts = [filename_json, to_json(name) if node.auto_named else quote(node.name),
              "true" if node.read_only else "false", quote(node.driver)]  # fmt: skip
     shape = 0
     backing_file = None
@@ -202,7 +201,7 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
         bitmaps = [FrozenQDict(bitmap)]
         shape |= 8
         texts.append(to_json(bitmaps))
-    recipe = (filename, ANY_STRING if auto_named else node.name, node.read_only, node.driver, backing_file,
+    recipe = (filename, name, node.read_only, node.driver, backing_file,
               depth, children, shape, node.detect_zeroes, image, cache, bitmaps,
               node.inactive)  # fmt: skip
     templates = INACTIVE_DEVICE_INFOS if node.inactive else DEVICE_INFOS
@@ -235,7 +234,14 @@ def device_values(recipe: tuple[Any, ...]) -> dict[str, QObject]:
 
 def child_info(parent: Node, child: Node) -> FrozenQDict:
     role = "backing" if child is parent.backing else "file"
-    return FrozenQDict({"child": role, "node-name": ANY_STRING if child.auto_named else child.name})
+    return FrozenQDict({"child": role, "node-name": shown_name(child)})
+
+
+def shown_name(node: Node) -> QObject:
+    """A node's name as predicted: QEMU's own names by their counter where the model knows it."""
+    if not node.auto_named:
+        return node.name
+    return ANY_STRING if node.auto_number is None else auto_node_name(node.auto_number)
 
 
 def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> FrozenQDict:

@@ -6,7 +6,10 @@ asks: with a speed of a few bytes per second, hours. So the job copies one
 chunk and then waits, "running", until something wakes it: a resume, or a
 speed raised while it sleeps. Whether the first chunk was copied before a
 pause that follows at once is a race with the job's first (zero-length)
-sleep, so the offset of a job that was paused is unknown (any integer).
+sleep, so the offset of a job that was paused is one of two chunk ends
+(where the data is one run from offset 0; elsewhere unallocated stretches add
+pause points, and the model says any integer). After that each wake-up copies
+exactly one chunk before the job can pause or notice a cancel.
 Waking a paused job whose speed was set to 0 runs it to the end: the
 completion events follow the reply. Cancelling it (block-job-cancel with or
 without force, job-cancel) aborts it: "running" first if it was paused, then
@@ -17,13 +20,13 @@ read-only and the chain keeps its shape.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import accumulate
 
 from reference.block.errors import NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.job import ManualCommitJob, RateLimitedCommitJob, chain, status
 from reference.block.node import Node
 from reference.block.storage import AllocationFacts
-from reference.qobject.patterns import ANY_INT
 from reference.qobject.values import QDict
 
 CHUNK = 512 * 1024  # QEMU's COMMIT_BUFFER_SIZE
@@ -65,9 +68,10 @@ def start(
     if len(pieces) < 2 or not slow_enough(speed, min(pieces)):
         # one chunk (or none) finishes before any sleep; a high speed finishes at its own pace
         raise NotModelled("block-commit: a speed that lets the job finish on its own is not modelled")
+    ends = tuple(accumulate(pieces)) if len(runs) == 1 and runs[0][0] == 0 else ()
     return RateLimitedCommitJob(
         job_id, base, _size(top), speed, args.get("auto-finalize") is not False,
-        args.get("auto-dismiss") is not False, len(pieces), min(pieces), finalize, {},
+        args.get("auto-dismiss") is not False, len(pieces), min(pieces), finalize, {}, ends=ends,
     )  # fmt: skip
 
 
@@ -95,7 +99,7 @@ def cancel(graph: BlockGraph, job: RateLimitedCommitJob) -> None:
     if job.paused:  # cancelling undoes the user's pause first
         graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "running"))
     graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "aborting"))
-    data = QDict({"type": "commit", "device": job.job_id, "len": job.length, "offset": ANY_INT,
+    data = QDict({"type": "commit", "device": job.job_id, "len": job.length, "offset": job.offsets(),
                   "speed": job.speed})  # fmt: skip
     graph.emit("BLOCK_JOB_CANCELLED", data)
     for state in ("concluded", "null"):

@@ -95,6 +95,9 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
     if any(export.node in reached for export in graph.exports) or any(n.backend is not None for n in reached):
         raise NotModelled("block-stream: an exported chain or one under -drive is not modelled")
     _check_writable(graph, device)
+    # The copy-on-read filter is inserted before the job is created: unnamed, it takes the next
+    # #block number even when the speed is then refused (qsd 7.2), shown or not.
+    auto_name = graph.next_auto_name() if filter_name is None else None
     if speed < 0:  # block_job_create refuses it: the job exists, then goes (qsd 7.2)
         for state in ("created", "null"):
             graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
@@ -129,7 +132,7 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
         node.blockers.insert(0, STREAM_BLOCKER)  # the job's op blocker, newest (seen by blockdev-del)
     if not job.auto_finalize and not device.parents and not device.read_only:
         # while it waits, the copy-on-read filter shows in query-named-block-nodes (qsd 7.2)
-        job.shown_filter = graph.add_filter("copy-on-read", device, filter_name)
+        job.shown_filter = graph.add_filter("copy-on-read", device, filter_name, auto_name)
     for state in ("created", "running"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     for node in (device, *device.children()):

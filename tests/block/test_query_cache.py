@@ -75,6 +75,7 @@ def link(node: Node, current: object) -> object:
 CHANGES: dict[str, Callable[[Node, object], object]] = {
     "name": lambda node, v: f"{v}-renamed",
     "auto_named": lambda node, v: not v,
+    "auto_number": lambda node, v: 7 if v is None else None,
     "driver": lambda node, v: "raw" if v == "qcow2" else "host_device" if v == "file" else "qcow2",
     "filename": lambda node, v: f"{v}.moved",
     "read_only": lambda node, v: not v,
