@@ -2,7 +2,8 @@
 
 Events are asynchronous: a step keeps the events read before its reply, and
 when the oracle predicts events (a block job's) the step reads on after the
-reply until it has as many, or the job's last event, or a deadline. Where
+reply until it has as many, or a deadline. Once the oracle abstained, no step
+waits for events: the rest of the session is reported as not modelled at once. Where
 the oracle places an event before or after the reply, the step checks that
 too.
 
@@ -244,12 +245,12 @@ class Session:
         return json.loads(line)
 
     def _job_events(self, seen: list[bytes], predicted: tuple[QDict, ...] | None) -> list[bytes]:
-        """Events after the reply: as many as predicted, or (abstained) up to a job's "null" status."""
+        """Events after the reply, as many as predicted. Nobody waits for events the oracle did not
+        predict (it abstained): a later step takes them in before its reply, unexamined."""
         more: list[bytes] = []
-        wanted = len(predicted) if predicted is not None else None
-        started = any(b"JOB_STATUS_CHANGE" in line for line in seen)
-        if (wanted is not None and wanted <= len(seen)) or (wanted is None and not started):
+        if predicted is None or len(predicted) <= len(seen):
             return more
+        wanted = len(predicted)
         deadline = time.monotonic() + JOB_TIMEOUT
         while time.monotonic() < deadline:
             try:
@@ -259,9 +260,7 @@ class Session:
             if line is None:
                 break
             more.append(line.rstrip(b"\r\n"))
-            if wanted is not None and len(seen) + len(more) >= wanted:
-                break
-            if wanted is None and b'"status": "null"' in line:
+            if len(seen) + len(more) >= wanted:
                 break
         return more
 
