@@ -21,8 +21,13 @@ Verified on qsd 7.2 (auto-finalize and auto-dismiss on):
   no parent to pivot, so the graph keeps its shape;
 - a negative speed is refused after the base's reopen and the filter's
   creation (both undone): "created", "null", then the error. A positive speed
-  is not modelled (how far the mirror got is timing-dependent); a speed set
-  on a ready job shows in its later events.
+  changes nothing but the events' speed where it lets the job copy everything
+  within a second (it sleeps dispatched/speed seconds after each batch);
+  slower, how far the mirror got is timing-dependent (not modelled). A speed
+  set on a ready job shows in its later events;
+- in standby (paused): complete answers {} and nothing happens until a resume,
+  which moves it to "ready" and then completes it; a forced cancel (job-cancel)
+  moves it to "ready" first, then aborts it, completing or not.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from reference.qobject.values import QDict
 
 ARGUMENTS = frozenset({"job-id", "device", "base-node", "speed"})
 MIN_GRANULARITY, MAX_GRANULARITY = 4096, 65536
+READY_WITHIN = 1  # seconds: a speed that copies the data in this long gets the job ready for sure
 
 
 def start(graph: BlockGraph, args: QDict, device: Node) -> None:
@@ -54,10 +60,12 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
         raise NotModelled("block-commit: a job ID in use or not well formed is not modelled")
     speed = args.get("speed") or 0
     assert isinstance(speed, int), "the input visitor checked 'speed'"
-    if speed > 0:
-        raise NotModelled("block-commit: an active commit with a speed limit is not modelled")
     above = layers[: layers.index(base)]
     length, granularity = _length(graph, above, base)
+    if speed > 0 and length > speed * READY_WITHIN:
+        raise NotModelled(
+            "block-commit: an active commit too slow to be ready within a second is not modelled"
+        )
     group = writable_base(graph, base, always_reopens=False)
     before = {node: node.read_only for node in group}
     for node in group:
@@ -70,7 +78,7 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
         for state in ("created", "null"):
             graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
         raise BlockError("Parameter 'speed' expects a non-negative value")
-    job = ActiveCommitJob(job_id, device, base, filter_node, length, [*above, base])
+    job = ActiveCommitJob(job_id, device, base, filter_node, length, [*above, base], speed=max(speed, 0))
     for node in job.blocked:
         node.blockers.insert(0, JOB_BLOCKER)
     graph.jobs[job_id] = job
@@ -123,10 +131,15 @@ def finish(graph: BlockGraph, job: ActiveCommitJob, cancelled: bool, pivot: bool
     pivot (block-job-cancel without force, which still reports BLOCK_JOB_COMPLETED), or abort it."""
     if not pivot and any(export.node is job.top for export in graph.exports):
         raise NotModelled("an active commit ending without a pivot under an export of its top: not modelled")
-    if job.paused:
-        raise NotModelled("completing or cancelling an active commit in standby is not modelled")
     if cancelled and job.restore:
         raise NotModelled("aborting an active commit under a read-only top is not modelled")
+    if job.paused:
+        assert cancelled or pivot, "block-job-cancel without force refuses a paused job"
+        if not cancelled:  # it completes when resumed
+            job.completing = True
+            return
+        job.paused = False  # the cancel resumes it first
+        graph.emit("JOB_STATUS_CHANGE", status(job.job_id, job.state))
     if cancelled:
         graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "aborting"))
         graph.emit("BLOCK_JOB_CANCELLED", progress(job))

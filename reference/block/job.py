@@ -31,6 +31,7 @@ class ActiveCommitJob:
     restore: dict[Node, bool] = field(default_factory=dict)  # read-only flags to put back at the end
     speed: int = 0
     paused: bool = False  # paused by the user: "standby"
+    completing: bool = False  # completed while in standby: it completes when resumed (qsd 7.2)
 
     @property
     def state(self) -> str:

@@ -120,6 +120,8 @@ def _resume(graph: BlockGraph, job: Job) -> None:
         return
     job.paused = False
     graph.emit("JOB_STATUS_CHANGE", status(job.job_id, job.state))
+    if isinstance(job, ActiveCommitJob) and job.completing:  # completed in standby (qsd 7.2)
+        active_commit.finish(graph, job, cancelled=False, pivot=True)
 
 
 def block_job_pause(graph: BlockGraph, args: QDict) -> None:

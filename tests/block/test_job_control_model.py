@@ -43,8 +43,8 @@ def error(g: BlockGraph, command: str, **args: Any) -> tuple[str, str]:
     return caught.value.error_class, caught.value.desc
 
 
-def limited(speed: int = 1, **flags: bool) -> BlockGraph:
-    storage = FullTop()
+def limited(speed: int = 1, storage: FakeStorage | None = None, **flags: bool) -> BlockGraph:
+    storage = storage or FullTop()
     storage.files["/over"] = (True, OVER)
     g = BlockGraph(storage)
     run(g, "blockdev-add", driver="qcow2", node_name="b", read_only=True,
@@ -251,3 +251,59 @@ def test_data_not_starting_at_zero_leaves_the_offset_open() -> None:
     run(g, "block-job-pause", device="j")
     info = job_commands.query_block_jobs(g, QDict())
     assert isinstance(info, list) and isinstance(info[0], QDict) and info[0].get("offset") is ANY_INT
+
+
+OVER_DATA = 2 * 65536  # what the overlay allocates: two clusters
+
+
+class FullTopDataOver(FullTop):
+    def allocated_extents(self, path: str) -> list[tuple[int, int]]:
+        return [(0, OVER_DATA)] if path == "/over" else super().allocated_extents(path)
+
+
+def ready_commit(speed: int = 0) -> BlockGraph:
+    g = limited(storage=FullTopDataOver())
+    run(g, "job-pause", id="j")
+    run(g, "block-job-cancel", device="j", force=True)
+    run(g, "block-commit", job_id="a", device="over", base_node="top", speed=speed)
+    return g
+
+
+def test_an_active_commit_fast_enough_to_be_ready_within_a_second_shows_its_speed() -> None:
+    g = ready_commit(speed=OVER_DATA)  # the overlay's data in one second
+    shown = events(g)[-1]
+    assert shown[0] == "BLOCK_JOB_READY" and shown[1]["speed"] == OVER_DATA
+    assert shown[1]["offset"] == shown[1]["len"] == OVER_DATA
+    with pytest.raises(NotModelled):  # slower: how far the mirror got is timing
+        ready_commit(speed=OVER_DATA - 1)
+
+
+def test_complete_in_standby_waits_for_the_resume() -> None:
+    g = ready_commit()
+    run(g, "block-job-pause", device="a")
+    g.take_events()
+    for command, args in (("job-complete", {"id": "a"}), ("block-job-complete", {"device": "a"})):
+        assert run(g, command, **args) is None
+    assert events(g) == [] and plain(run(g, "query-jobs"))[0]["status"] == "standby"
+    assert error(g, "block-job-cancel", device="a") == (
+        "GenericError", "The block job for device 'a' is currently paused",
+    )  # fmt: skip
+    run(g, "job-resume", id="a")
+    assert [e if e[0] == "JOB_STATUS_CHANGE" else e[0] for e in events(g)] == [
+        *status("ready", "waiting", "pending"), "BLOCK_JOB_COMPLETED", *status("concluded", "null"),
+    ]  # fmt: skip
+    assert g.jobs == {} and node(g, "over").backing is node(g, "top")
+
+
+@pytest.mark.parametrize("completed_first", [False, True])
+def test_a_forced_cancel_in_standby_makes_it_ready_then_aborts(completed_first: bool) -> None:
+    g = ready_commit()
+    run(g, "job-pause", id="a")
+    if completed_first:
+        run(g, "job-complete", id="a")
+    g.take_events()
+    run(g, "job-cancel", id="a")
+    assert [e if e[0] == "JOB_STATUS_CHANGE" else e[0] for e in events(g)] == [
+        *status("ready", "aborting"), "BLOCK_JOB_CANCELLED", *status("concluded", "null"),
+    ]  # fmt: skip
+    assert g.jobs == {}
