@@ -21,6 +21,7 @@ class StepCase:
     storage: str
     steps: tuple[dict[str, Any], ...]
     data: tuple[dict[str, Any], ...] = ()  # what the images read back after the session
+    data_one_of: tuple[dict[str, Any], ...] = ()  # ranges that read back one of a few patterns (a race)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
     cases = tuple(_step_case(raw) for raw in data["cases"])
     images = {image["name"] for image in data["images"]}
     for case in cases:
-        for entry in case.data:
+        for entry in (*case.data, *case.data_one_of):
             if entry["image"] not in images:
                 raise QconformError(f"{path}: {case.id}: data names no image {entry['image']!r}")
     return BlockFixture(tuple(data["images"]), data.get("truth-table", {}), cases, data.get("chain-table"))
@@ -44,7 +45,9 @@ def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
 
 def _step_case(raw: dict[str, Any]) -> StepCase:
     steps, data = tuple(raw["steps"]), tuple(raw.get("data", ()))
-    return StepCase(raw["id"], raw["description"], raw["storage"], steps, data)
+    return StepCase(
+        raw["id"], raw["description"], raw["storage"], steps, data, tuple(raw.get("data-one-of", ()))
+    )
 
 
 def load_all() -> tuple[BlockFixture, ...]:

@@ -8,7 +8,8 @@ with "nbd-client" connect a client to an export over it, do I/O and
 disconnect, the oracle predicting each outcome (conformance/block/nbd_clients.py). "#@IMAGE"
 names the node QEMU named itself over that image (conformance/block/auto_names.py). A case's
 "data" is read back from the images after the session (a stream's copied data; with
-"compressed", how qcow2 stores those clusters: iotest 245's L2 check).
+"compressed", how qcow2 stores those clusters: iotest 245's L2 check); a "data-one-of"
+range reads back one of its patterns (a race decides which).
 Each run goes into the results file with a reproducer (conformance/block/case_results.py);
 a disagreement recorded in fixtures/divergences.json is an xfail, and a failure once it
 no longer happens.
@@ -84,4 +85,8 @@ def _bad_data(fixture: BlockFixture, case: StepCase, view: StorageView, impl_nam
             bad.append(f"the image does not read back {entry}")
         elif "compressed" in entry and not stored_compressed(path, *where, entry["compressed"]):
             bad.append(f"the image does not store the clusters as said {entry}")
+    for entry in case.data_one_of:
+        path, where = view.sources[entry["image"]], (entry["offset"], entry["length"])
+        if not any(reads_pattern(path, formats[entry["image"]], p, *where) for p in entry["patterns"]):
+            bad.append(f"the image reads back none of {entry}")
     return bad
