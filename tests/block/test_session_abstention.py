@@ -75,15 +75,15 @@ def session(stream: ScriptedStream) -> Session:
 def test_steps_after_an_abstention_do_not_wait_for_unpredicted_job_events() -> None:
     stream = ScriptedStream({
         "qmp_capabilities": [b'{"return": {}}'],
-        # filter-node-name is not modelled for block-stream: the oracle abstains
+        # on-error is not modelled for block-stream: the oracle abstains
         "block-stream": [status("s", "created"), status("s", "running"), b'{"return": {}}'],
         "job-pause": [status("s", "paused"), b'{"return": {}}'],
         "query-jobs": [b'{"return": []}'],
     })  # fmt: skip
     s = session(stream)
-    stream_args = {"job-id": "s", "device": "top", "filter-node-name": "f"}
+    stream_args = {"job-id": "s", "device": "top", "on-error": "report"}
     first = s.run({"execute": "block-stream", "arguments": stream_args})
-    assert first.predicted is None and "filter-node-name" in first.why_not
+    assert first.predicted is None and "on-error" in first.why_not
     later = s.run({"execute": "job-pause", "arguments": {"id": "s"}})
     assert later.predicted is None and later.why_not == "an earlier step was not modelled"
     assert len(first.events) == 2 and len(later.events) == 1  # what came before each reply, kept
