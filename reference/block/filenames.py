@@ -47,8 +47,9 @@ def open_options(node: Node) -> QDict:
         options.put("backing", open_options(node.backing) if node.backing is not None else qnull)
     options.put("driver", node.driver)
     if has_window(node):
-        options.put("offset", node.raw_offset)
-        if node.raw_size is not None:
+        if "offset" in node.raw_given:
+            options.put("offset", node.raw_offset)
+        if "size" in node.raw_given and node.raw_size is not None:
             options.put("size", node.raw_size)
     if node.driver == "file":
         options.put("filename", node.filename)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reference.block.add_options import NodeOptions, apply, open_options, zeroes_error
+from reference.block.add_options import NodeOptions, apply, leftover_error, open_options, zeroes_error
 from reference.block.devices import Devices
 from reference.block.errors import BlockError, NotModelled
 from reference.block.guest_writes import GuestWrites
@@ -169,6 +169,9 @@ class BlockGraph:
                 self._open_backing(node, opts, created, options)
             except BlockError as err:
                 raise BlockError(f"Could not open backing file: {err.desc}", err.error_class) from None
+        leftover = leftover_error(driver, opts)
+        if leftover:  # checked last, once the node and its children opened
+            raise BlockError(leftover)
         record_options(node, opts)
         return node
 

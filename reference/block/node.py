@@ -18,7 +18,7 @@ _UNSET = object()
 # so a change of read-only or name keeps the ImageInfos that contain the node's.
 IMAGE_ATTRIBUTES = frozenset(
     {"driver", "filename", "file_child", "facts", "image", "backing", "auto_backing_file", "filter_of"}
-    | {"raw_offset", "raw_size"}
+    | {"raw_offset", "raw_size", "raw_given"}
     | {"extra_children", "sticky_options", "throttle_group"}
 )
 
@@ -66,6 +66,7 @@ class Node:
     detect_zeroes: str = "off"
     raw_offset: int = 0  # raw's window on its file (reference/block/raw_window.py)
     raw_size: int | None = None
+    raw_given: frozenset[str] = frozenset()  # which of offset/size its options name (its json filename)
     cache_given: frozenset[str] = frozenset()  # cache members its own options set (not inherited)
     discard: str = "ignore"  # reference/block/add_options.py
     # Drivers of reference/block/other_drivers.py: children other than 'file' and 'backing'

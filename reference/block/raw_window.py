@@ -52,6 +52,12 @@ def open_window(node: Node, opts: QDict) -> None:
     if error is not None:
         raise BlockError(error)
     node.raw_offset, node.raw_size = offset, size
+    node.raw_given = given_window(opts)
+
+
+def given_window(opts: QDict) -> frozenset[str]:
+    """The window options named (an offset of 0 too): they, and only they, show in the filename."""
+    return frozenset(key for key in WINDOW_OPTIONS if key in opts)
 
 
 def reopen_window_error(node: Node, entry: QDict) -> str | None:
@@ -67,6 +73,7 @@ def reopen_window(node: Node, entry: QDict) -> None:
     """Commit: the entry's window, omitted options back to their defaults."""
     if node.driver == "raw":
         node.raw_offset, node.raw_size = window_options(entry)
+        node.raw_given = given_window(entry)
 
 
 def visible_size(node: Node) -> int:
@@ -78,4 +85,5 @@ def visible_size(node: Node) -> int:
 
 
 def has_window(node: Node) -> bool:
-    return node.driver == "raw" and (node.raw_offset != 0 or node.raw_size is not None)
+    """Its options name an offset or a size (QEMU 7.2 then names it json:{...}, even for offset 0)."""
+    return node.driver == "raw" and bool(node.raw_given)

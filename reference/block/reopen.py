@@ -56,7 +56,7 @@ Which error wins when an option error meets another error is not modelled.
 from __future__ import annotations
 
 from reference.block import reopen_jobs
-from reference.block.add_options import apply, zeroes_error
+from reference.block.add_options import apply, empty_cache_in, zeroes_error
 from reference.block.devices import attach_backing, check_reopen
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph, backing_blocker
@@ -105,6 +105,8 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: boo
         reopen_jobs.jobs_waiting(graph)
         if len(entries) > 1:
             raise NotModelled("blockdev-reopen: several entries while a job waits are not modelled")
+    if any(empty_cache_in(entry) for entry in entries):
+        raise NotModelled("blockdev-reopen with an empty 'cache' is not modelled")
     check_reopen(graph, entries)
     given = _merge(graph, entries)
     reopen_jobs.drain(graph)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import event, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -34,7 +34,10 @@ from hypothesis.stateful import (
 
 from block.conftest import real_implementation
 from block.session import Session, Step
-from block.stateful.pool import LAYOUT, Pool, make_pool
+from block.stateful.base import MachineBase, add_command, reached, reopen_entry
+from block.stateful.driver_rules import DriverRules
+from block.stateful.option_rules import DATA_DRIVERS, OptionRules
+from block.stateful.pool import LAYOUT, make_pool
 from conformance.implementations import Implementation
 from conformance.storage import checksum, reads_pattern
 from reference.block.node import Node
@@ -45,28 +48,7 @@ LONE = ["raw", "rraw", "rsolo", "solo"]  # images without a backing file
 STEPS = 10
 
 
-def _add_command(
-    pool: Pool, kind: str, name: str, read_only: bool | None, aro: bool | None
-) -> dict[str, Any]:
-    image = pool.images[kind]
-    file: dict[str, Any] = {"driver": "file", "node-name": f"{name}f", "filename": image.path}
-    if aro is not None:
-        file["auto-read-only"] = aro
-    args: dict[str, Any] = {"driver": image.driver, "node-name": name, "file": file}
-    if read_only is not None:
-        args["read-only"] = read_only
-    return {"execute": "blockdev-add", "arguments": args}
-
-
-def _reached(shape: str, step: Step) -> None:
-    """Tell hypothesis which shapes a run reached and how they ended (--hypothesis-show-statistics)."""
-    reply = step.reply
-    error = reply.get("error", {}).get("desc", "") if "error" in reply else ""
-    outcome = "ok" if not error else error.split("'")[0].strip()
-    event(f"{shape}: {outcome}")
-
-
-class GraphMachine(RuleBasedStateMachine):
+class GraphMachine(OptionRules, DriverRules, MachineBase, RuleBasedStateMachine):
     impl: Implementation  # set by a subclass per implementation (hypothesis builds the machine)
 
     def __init__(self) -> None:
@@ -131,7 +113,7 @@ class GraphMachine(RuleBasedStateMachine):
             return  # one image opened twice (image locking) is not modelled
         self.counter += 1
         name = f"n{self.counter}"
-        step = self._check(self.session.run(_add_command(self.pool, kind, name, read_only, aro)))
+        step = self._check(self.session.run(add_command(self.pool, kind, name, read_only, aro)))
         if "return" in step.reply:
             self.kinds[name] = kind
 
@@ -171,23 +153,11 @@ class GraphMachine(RuleBasedStateMachine):
             and self.pool.images[kind].backing is None and node.file_child is not None
         )  # fmt: skip
 
-    @staticmethod
-    def _entry(node: Node, read_only: bool | None, aro: bool | None = None) -> dict[str, Any]:
-        assert node.file_child is not None
-        entry: dict[str, Any] = {"driver": node.driver, "node-name": node.name, "file": node.file_child.name}
-        if read_only is not None:
-            entry["read-only"] = read_only
-        if aro is not None:
-            entry["auto-read-only"] = aro
-        if node.driver == "qcow2":
-            entry["backing"] = None
-        return entry
-
     def _reopen(self, shape: str, entries: list[dict[str, Any]]) -> None:
         step = self._check(
             self.session.run({"execute": "blockdev-reopen", "arguments": {"options": entries}})
         )
-        _reached(shape, step)
+        reached(shape, step)
 
     @precondition(lambda self: not self.graph_jobs)
     @rule(data=st.data(), read_only=st.booleans())
@@ -196,7 +166,7 @@ class GraphMachine(RuleBasedStateMachine):
         if names:
             node = self.session.graph.find(data.draw(st.sampled_from(names)))
             assert node is not None
-            self._reopen("reopen", [self._entry(node, read_only)])
+            self._reopen("reopen", [reopen_entry(node, read_only)])
 
     @precondition(lambda self: not self.graph_jobs)
     @rule(data=st.data(), first=st.booleans(), second=st.sampled_from([None, True, False]))
@@ -207,7 +177,7 @@ class GraphMachine(RuleBasedStateMachine):
             return
         node = self.session.graph.find(data.draw(st.sampled_from(names)))
         assert node is not None and node.file_child is not None
-        entries = [self._entry(node, first), self._entry(node, second)]
+        entries = [reopen_entry(node, first), reopen_entry(node, second)]
         child = node.file_child
         where = data.draw(st.sampled_from([None, 0, 1, 2]))  # where the child's own entry goes
         if where is not None:
@@ -244,7 +214,7 @@ class GraphMachine(RuleBasedStateMachine):
             options["filename"] = self.pool.images["solo"].path + ".other"
         if child_ro is not None:
             options["read-only"] = child_ro
-        self._reopen(f"inline file, {change}", [self._entry(node, read_only) | {"file": options}])
+        self._reopen(f"inline file, {change}", [reopen_entry(node, read_only) | {"file": options}])
 
     @precondition(lambda self: not self.graph_jobs)
     @rule(data=st.data())
@@ -259,7 +229,7 @@ class GraphMachine(RuleBasedStateMachine):
         assert node is not None
         free = [n.name for n in graph.nodes if self._free_file(node, n)]
         target = data.draw(st.sampled_from([*sorted(free), "missing", node.name]))
-        entry = self._entry(node, node.read_only, node.auto_read_only) | {"file": target}
+        entry = reopen_entry(node, node.read_only, node.auto_read_only) | {"file": target}
         self._reopen("file link", [entry])
 
     def _free_file(self, node: Node, file: Node) -> bool:
@@ -296,7 +266,7 @@ class GraphMachine(RuleBasedStateMachine):
             command = 'qemu-io nosuch "write 0 512"'
         args = {"command-line": command}
         step = self._check(self.session.run({"execute": "human-monitor-command", "arguments": args}))
-        _reached(f"hmp {command.split(' -n ')[0].split(' ')[0]}", step)
+        reached(f"hmp {command.split(' -n ')[0].split(' ')[0]}", step)
 
     @rule(data=st.data())
     def commit(self, data: st.DataObject) -> None:
@@ -305,6 +275,8 @@ class GraphMachine(RuleBasedStateMachine):
             return
         name = data.draw(st.sampled_from(names))
         node = self.session.graph.find(name)
+        if node is not None and node.parents:
+            return  # under a throttle, quorum, blkverify or blkdebug node: jobs there are not modelled
         if node is not None and node.backing is not None and any(map(self._exported, self._subtree(node))):
             return  # a commit over an exported chain is not modelled
         self.counter += 1
@@ -362,6 +334,8 @@ class GraphMachine(RuleBasedStateMachine):
         names = sorted(node.name for node in self.session.graph.nodes if not node.auto_named)
         name = data.draw(st.sampled_from([*names, "missing"]))
         node = self.session.graph.find(name)
+        if node is not None and node.driver not in DATA_DRIVERS:
+            return  # exports of quorum, blkverify, blkdebug, throttle, null-co nodes are not modelled
         if node is not None and node.parents:
             return  # an export unshares resize, a writable qcow2 needs it: permission conflicts not modelled
         child = node.file_child if node is not None else None

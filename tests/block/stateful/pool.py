@@ -39,8 +39,8 @@ LAYOUT: dict[str, tuple[str, bool, str | None, tuple[int, int, int] | None]] = {
     "rtop": ("qcow2", False, "rbase", (0x44, 2 << 20, 4096)),
     "solo": ("qcow2", False, None, None),
     "rsolo": ("qcow2", True, None, None),
-    "raw": ("raw", False, None, None),
-    "rraw": ("raw", True, None, None),
+    "raw": ("raw", False, None, (0x55, 1 << 20, 1 << 20)),
+    "rraw": ("raw", True, None, (0x66, 0, 512 << 10)),
 }
 
 
