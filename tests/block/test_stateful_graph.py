@@ -257,6 +257,10 @@ class GraphMachine(OptionRules, DriverRules, MachineBase, RuleBasedStateMachine)
         graph = self.session.graph
         if command.startswith("info block") and any(n.auto_named for n in graph.nodes):
             return  # a backing opened from a header: QEMU's made-up name is not told to the oracle
+        if command.startswith("info block") and any(
+            n.driver not in DATA_DRIVERS or n.detect_zeroes != "off" for n in graph.nodes
+        ):
+            return  # the oracle's info block abstains on detect-zeroes and the other drivers
         if command == "info block -n NAME":
             names = sorted(n.name for n in graph.nodes)
             command = f"info block -n {data.draw(st.sampled_from([*names, 'missing']))}"

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
 from block.stateful.base import MachineBase, reached
+from block.stateful.option_rules import DATA_DRIVERS
+from reference.block.filenames import display_filename
 from reference.block.node import Node
 
 GROUPS = ["g0", "g1", "1x"]  # "1x" is no identifier
@@ -27,12 +29,16 @@ NULL_SIZES = [None, 1024, 4 << 20]
 
 
 class DriverRules(MachineBase):
-    def _roots(self) -> list[str]:
-        """Named nodes nobody uses (no parent, no export): what these drivers may take as children."""
+    def _roots(self, plain: bool = False) -> list[str]:
+        """Named file, raw and qcow2 nodes nobody uses (no parent, no export): what these drivers
+        may take as children (query-named-block-nodes of one over another is not modelled);
+        plain: only those whose filename is no json:{...} (blkverify's own name holds theirs)."""
         graph = self.session.graph
         return [
             name for name in self._named()
-            if (node := graph.find(name)) is not None and not node.parents and not graph.exported(node)
+            if (node := graph.find(name)) is not None and node.driver in DATA_DRIVERS
+            and not node.parents and not graph.exported(node)
+            and not (plain and display_filename(node).startswith("json:"))
         ]  # fmt: skip
 
     def _add(self, shape: str, args: dict[str, Any]) -> None:
@@ -73,7 +79,7 @@ class DriverRules(MachineBase):
     @precondition(lambda self: not self.session.graph.jobs)
     @rule(data=st.data())
     def add_blkverify(self, data: st.DataObject) -> None:
-        choices = st.sampled_from([*self._roots(), "missing"])
+        choices = st.sampled_from([*self._roots(plain=True), "missing"])
         test, raw = data.draw(choices), data.draw(choices)
         if test == raw != "missing":
             return  # a node twice among the children is not modelled
@@ -82,13 +88,14 @@ class DriverRules(MachineBase):
         )
 
     @precondition(lambda self: not self.session.graph.jobs)
-    @rule(data=st.data(), config=st.booleans(), align=st.sampled_from([None, 512, 4096]))
-    def add_blkdebug(self, data: st.DataObject, config: bool, align: int | None) -> None:
+    @rule(data=st.data(), align=st.sampled_from([None, 512, 4096]))
+    def add_blkdebug(self, data: st.DataObject, align: int | None) -> None:
+        """With a config (/dev/null) or an align: the filename of both or neither is not modelled."""
         image = data.draw(st.sampled_from([*self._roots(), "missing"]))
         args: dict[str, Any] = {"driver": "blkdebug", "node-name": self._fresh_name(), "image": image}
-        if config:
+        if align is None:
             args["config"] = "/dev/null"
-        if align is not None:
+        else:
             args["align"] = align
         self._add("blkdebug", args)
 
