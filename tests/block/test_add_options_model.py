@@ -173,3 +173,28 @@ def test_command_line_cache_modes() -> None:
     ] * 2 + ["10 off"]  # n0's file child, and t's header backing node with its file
     with pytest.raises(NotModelled, match="cache=writethrough"):
         parse_drive("if=none,file=/hd0,cache=writethrough")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (hd(0, cache={}), "Block format 'qcow2' does not support the option 'cache'"),
+        (hd(0, file=file(0, cache={})), "Block protocol 'file' doesn't support the option 'cache'"),
+        (file(0, cache={}), "Block protocol 'file' doesn't support the option 'cache'"),
+        (hd(0, cache={}, **{ZEROES: "unmap", "discard": "ignore"}), UNMAP_REFUSED),  # the open's checks first
+        (hd(0, cache={}, file=file(9)), "Could not open '/hd9': No such file or directory"),
+    ],
+)
+def test_an_empty_cache_is_an_option_no_open_takes(options: dict[str, Any], message: str) -> None:
+    """Found by the stateful test (regressions.json add-empty-cache): QEMU's flattening keeps {} as
+    a value, refused once the node opened; nothing stays."""
+    g = graph()
+    with pytest.raises(BlockError, match=f"^{message}$"):
+        g.add(qdict(options))
+    assert g.nodes == []
+
+
+def test_a_reopen_with_an_empty_cache_abstains() -> None:
+    g = graph(hd(0))
+    with pytest.raises(NotModelled):
+        reopen(g, {"driver": "qcow2", "node-name": "hd0", "file": file(0, cache={})})

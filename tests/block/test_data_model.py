@@ -359,3 +359,26 @@ def test_a_new_file_refused_in_prepare_changes_nothing() -> None:
     )
     assert node(g, "hd2").file_child is node(g, "hd2-file") and reads_as(g, "hd2", 2 * M, M, 0xA2)
     assert node(g, "hd0-file").parents == [node(g, "hd0")]
+
+
+@pytest.mark.parametrize(
+    ("window", "shown"),
+    [
+        ({"size": 512}, '{"driver": "raw", "size": 512, "file": '),
+        ({"offset": 0}, '{"offset": 0, "driver": "raw", "file": '),
+        ({"offset": 512}, '{"offset": 512, "driver": "raw", "file": '),
+        ({"offset": 0, "size": M}, '{"offset": 0, "driver": "raw", "size": 1048576, "file": '),
+    ],
+)
+def test_a_raw_filename_names_the_window_options_given_and_only_those(
+    window: dict[str, int], shown: str
+) -> None:
+    """Found by the stateful test (regressions.json raw-window-options-given): QEMU 7.2 shows the
+    options as given, an offset of 0 too, at add and at reopen."""
+    g = BlockGraph(DataStorage())
+    run(g, "blockdev-add", **RAW, **window)
+    assert str(image_info(node(g, "r")).get("filename")).startswith("json:" + shown)
+    run(g, "blockdev-reopen", options=[RAW])
+    assert image_info(node(g, "r")).get("filename") == "/raw"
+    run(g, "blockdev-reopen", options=[{**RAW, "file": "rf", **window}])
+    assert str(image_info(node(g, "r")).get("filename")).startswith("json:" + shown)
