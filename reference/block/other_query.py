@@ -8,8 +8,9 @@ Verified on qsd and qemu-system 7.2 (fixtures/block/cases/reopen-245-drivers.jso
   blkdebug "blkdebug:CONFIG:CHILD" with a config and no align, json:{...} with an align and
   no config; blkverify "blkverify:RAW:TEST".
 - ImageInfo: the size is the first data child's (quorum's first child, blkverify's 'test');
-  get_info (dirty-flag, cluster-size) passes through the filters (throttle, blkdebug,
-  blkverify to 'test') and quorum has none; the allocated size passes through throttle, is
+  get_info (dirty-flag, cluster-size) passes through the filters to their filtered child
+  (throttle's file, blkdebug's image, blkverify's 'raw': found by the stateful test) and quorum
+  has none; the allocated size passes through throttle, is
   the children's sum for quorum and unknown for blkdebug and blkverify (protocol drivers).
 
 Anything else abstains (query_abstains): another version's output, these nodes under a
@@ -99,8 +100,10 @@ def special_image_info(node: Node, inner: list[FrozenQDict]) -> FrozenQDict:
     assert isinstance(size, int)
     image["virtual-size"] = size
     if node.driver != "quorum":  # filters pass get_info on; quorum has none
+        # to their filtered child: blkverify's is 'raw' (its bs->file), not 'test' (qsd 7.2)
+        filtered = inner[1] if node.driver == "blkverify" else first
         for key in PASSED_ON[1:]:
-            value = first.get(key)
+            value = filtered.get(key)
             if value is not None:
                 image[key] = value
     if node.driver == "throttle":

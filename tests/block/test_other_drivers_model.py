@@ -351,3 +351,15 @@ def test_a_group_in_use_as_11_1_words_it() -> None:
     )
     with pytest.raises(BlockError, match=r"^Cannot delete throttle group 'g' with active references$"):
         object_del(g, qdict({"id": "g"}))
+
+
+def test_blkverify_takes_its_size_from_test_and_its_info_from_raw() -> None:
+    """Found by the stateful test (regressions.json blkverify-info-from-raw): get_info goes to
+    the filtered child, blkverify's 'raw', while the size is 'test''s."""
+    file = {"driver": "file", "node-name": "f", "filename": "/hd2"}
+    g = graph(hd(0), hd(1), file, {"driver": "blkverify", "node-name": "bv", "test": "hd0", "raw": "f"})
+    image = shown(g, "bv")["image"]
+    assert image["virtual-size"] == 3 << 20 and "cluster-size" not in image
+    g.add(qdict({"driver": "blkverify", "node-name": "bv2", "test": "f", "raw": "hd1"}))
+    image = shown(g, "bv2")["image"]
+    assert image["cluster-size"] == 65536 and image["virtual-size"] != 3 << 20
