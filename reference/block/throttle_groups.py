@@ -2,7 +2,8 @@
 
 Verified on qsd and qemu-system 7.2 (fixtures/block/cases/reopen-245-drivers.json): the id
 must be an identifier ("Parameter 'id' expects an identifier"), a second object with the id is
-"attempt to add duplicate property '%s' to object (type 'container')", a limit outside
+"attempt to add duplicate property '%s' to object (type 'container')" (checked after the
+limits: found by the stateful test), a limit outside
 [0, 1e15] is "bps/iops/max values must be within [0, 1000000000000000]". object-del of an
 unknown id is "object '%s' not found", of a group a throttle node uses "object '%s' is in use,
 can not be deleted" (11.1: "Cannot delete throttle group '%s' with active references", seen on
@@ -33,12 +34,10 @@ def object_add(graph: BlockGraph, args: QDict) -> None:
     if not well_formed(ident):
         raise BlockError("Parameter 'id' expects an identifier")
     limits_error = _limits_error(args.get("limits"))
-    if ident in graph.throttle_groups:
-        if limits_error is not None:  # which of the two QEMU reports is not pinned
-            raise NotModelled("object-add: a duplicate id with invalid limits is not modelled")
-        raise BlockError(f"attempt to add duplicate property '{ident}' to object (type 'container')")
-    if limits_error is not None:
+    if limits_error is not None:  # the limits are set on the new object before it takes its id
         raise BlockError(limits_error)
+    if ident in graph.throttle_groups:
+        raise BlockError(f"attempt to add duplicate property '{ident}' to object (type 'container')")
     graph.throttle_groups.append(ident)
 
 

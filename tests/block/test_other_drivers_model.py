@@ -195,8 +195,12 @@ def test_throttle_group_objects() -> None:
         group(g, "group0", iops_total=2000)
     with pytest.raises(BlockError, match=r"^Parameter 'id' expects an identifier$"):
         group(g, "1x")
-    with pytest.raises(BlockError, match=r"^bps/iops/max values must be within \[0, 1000000000000000\]$"):
+    limits = r"^bps/iops/max values must be within \[0, 1000000000000000\]$"
+    with pytest.raises(BlockError, match=limits):
         group(g, "g", iops_total=-1)
+    # the limits before the id: regressions.json throttle-group-limits-first
+    with pytest.raises(BlockError, match=limits):
+        group(g, "group0", bps_read=4096, iops_write=-5)
     with pytest.raises(NotModelled):
         group(g, "g", bps_max=10)
     with pytest.raises(NotModelled):
