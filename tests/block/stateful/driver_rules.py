@@ -11,13 +11,14 @@ machine's own rule) removes them and their children in any order.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
-from block.stateful.base import MachineBase, reached
-from block.stateful.option_rules import DATA_DRIVERS
+from block.stateful.base import MachineBase, add_command, reached
+from block.stateful.option_rules import DATA_DRIVERS, KINDS
 from reference.block.filenames import display_filename
 from reference.block.node import Node
 
@@ -41,6 +42,18 @@ class DriverRules(MachineBase):
             and not (plain and display_filename(node).startswith("json:"))
         ]  # fmt: skip
 
+    def _child(self, data: st.DataObject, taken: set[str]) -> str | dict[str, Any]:
+        """A root by name, a missing name, or a pool image opened inline (its files not in use)."""
+        free = [kind for kind in KINDS if not (self.pool.files_of(kind) & (self._in_use() | taken))]
+        choice = data.draw(st.sampled_from([*self._roots(), "missing", *(f"inline {kind}" for kind in free)]))
+        if not choice.startswith("inline "):
+            return choice
+        kind = choice.removeprefix("inline ")
+        taken |= self.pool.files_of(kind)
+        read_only = True if kind.startswith("r") else None
+        args: dict[str, Any] = add_command(self.pool, kind, self._fresh_name(), read_only, None)["arguments"]
+        return args
+
     def _add(self, shape: str, args: dict[str, Any]) -> None:
         step = self._check(self.session.run({"execute": "blockdev-add", "arguments": args}))
         reached(shape, step)
@@ -61,17 +74,18 @@ class DriverRules(MachineBase):
     @precondition(lambda self: not self.session.graph.jobs)
     @rule(data=st.data(), group=st.sampled_from(["g0", "g1", "notfound"]))
     def add_throttle(self, data: st.DataObject, group: str) -> None:
-        child = data.draw(st.sampled_from([*self._roots(), "missing"]))
+        child = self._child(data, set())
         self._add("throttle", {"driver": "throttle", "node-name": self._fresh_name(), "throttle-group": group,
                                "file": child})  # fmt: skip
 
     @precondition(lambda self: not self.session.graph.jobs)
     @rule(data=st.data(), threshold=st.integers(1, 3))
     def add_quorum(self, data: st.DataObject, threshold: int) -> None:
-        roots = self._roots()
-        children = data.draw(
-            st.lists(st.sampled_from([*roots, "missing"]), min_size=1, max_size=3, unique=True)
-        )
+        taken: set[str] = set()
+        count = data.draw(st.integers(1, 3))
+        children = [self._child(data, taken) for _ in range(count)]
+        if len({json.dumps(child) for child in children}) < count:
+            return  # a node twice among the children is not modelled
         args = {"driver": "quorum", "node-name": self._fresh_name(), "vote-threshold": threshold,
                 "children": children}  # fmt: skip
         self._add("quorum", args)
@@ -107,7 +121,7 @@ class DriverRules(MachineBase):
         self._add("null-co", args)
 
     @precondition(lambda self: not self.session.graph.jobs)
-    @rule(data=st.data(), change=st.sampled_from(["none", "sticky", "group", "child"]))
+    @rule(data=st.data(), change=st.sampled_from(["none", "sticky", "group", "child", "inline"]))
     def reopen_driver(self, data: st.DataObject, change: str) -> None:
         """A quorum, blkverify, blkdebug, throttle or null-co node reopened as it is or changed."""
         graph = self.session.graph
@@ -126,6 +140,14 @@ class DriverRules(MachineBase):
             entry["throttle-group"] = data.draw(st.sampled_from(["g0", "g1", "notfound"]))
         elif change == "child" and node.driver == "blkdebug":
             entry["image"] = data.draw(st.sampled_from([*self._roots(), node.name]))
+        elif change == "inline" and node.driver in ("throttle", "blkdebug"):
+            key = "file" if node.driver == "throttle" else "image"
+            child = node.file_child if node.driver == "throttle" else node.extra_children[0]
+            assert child is not None
+            inline = _as_it_is(child, data.draw(st.booleans()))
+            if child.inherits_from is not node or inline is None:
+                return  # only a child opened inline, reopened as it is, is modelled
+            entry[key] = inline
         self._reopen(f"reopen {node.driver}, {change}", [entry])
 
     @staticmethod
@@ -144,3 +166,20 @@ class DriverRules(MachineBase):
             test, raw = node.extra_children
             entry |= {"test": test.name, "raw": raw.name}
         return entry
+
+
+def _as_it_is(node: Node, nested: bool) -> dict[str, Any] | None:
+    """A file, raw or qcow2 node's inline reopen options, unchanged (its file by name, or nested:
+    inline too); None for a qcow2 node with a backing chain (not modelled)."""
+    if node.driver == "file":
+        return {"driver": "file", "node-name": node.name, "filename": node.filename}
+    file = node.file_child
+    if node.driver not in ("raw", "qcow2") or file is None or node.backing is not None:
+        return None
+    if node.image is not None and node.image.backing_file:
+        return None
+    options: dict[str, Any] = {"driver": node.driver, "node-name": node.name}
+    options["file"] = _as_it_is(file, False) if nested else file.name
+    if node.driver == "qcow2":
+        options["backing"] = None
+    return options
