@@ -305,12 +305,14 @@ class GraphMachine(OptionRules, DriverRules, MachineBase, RuleBasedStateMachine)
         node = self.session.graph.find(name)
         if node is None or node.driver != "qcow2" or node.read_only:
             return  # a read-only device goes read-write for the job: the data check would not know
+        if node.parents:
+            return  # under a throttle, quorum, blkverify or blkdebug node: jobs there are not modelled
         if any(self._exported(n) for layer in self._subtree(node) for n in (layer, *layer.children())):
             return
         self.counter += 1
         args = {"job-id": f"s{self.counter}", "device": name} | ({"base-node": base} if base else {})
         step = self._check(self.session.run({"execute": "block-stream", "arguments": args}))
-        _reached(f"stream {'base' if base else 'all'}", step)
+        reached(f"stream {'base' if base else 'all'}", step)
 
     @precondition(lambda self: self.graph_jobs)
     @rule(
