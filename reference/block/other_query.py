@@ -6,7 +6,7 @@ Verified on qsd and qemu-system 7.2 (fixtures/block/cases/reopen-245-drivers.jso
   vote threshold are options no plain name carries), their children's open options inside
   (node names left out); null-co with a size json:{"driver": "null-co", "size": N};
   blkdebug "blkdebug:CONFIG:CHILD" with a config and no align, json:{...} with an align and
-  no config; blkverify "blkverify:RAW:TEST".
+  no config or over a child named json:{...}; blkverify "blkverify:RAW:TEST".
 - ImageInfo: the size is the first data child's (quorum's first child, blkverify's 'test');
   get_info (dirty-flag, cluster-size) passes through the filters to their filtered child
   (throttle's file, blkdebug's image, blkverify's 'raw': found by the stateful test) and quorum
@@ -69,8 +69,10 @@ def special_filename(node: Node) -> str:
     if node.driver == "blkverify":
         test, raw = node.extra_children
         return f"blkverify:{display_filename(raw)}:{display_filename(test)}"
-    if node.driver == "blkdebug" and "align" not in node.sticky_options:
-        return f"blkdebug:{node.sticky_options['config']}:{display_filename(node.extra_children[0])}"
+    image = display_filename(node.extra_children[0]) if node.driver == "blkdebug" else ""
+    # a child named json:{...} has no plain name to put after the config (found by the stateful test)
+    if node.driver == "blkdebug" and "align" not in node.sticky_options and not image.startswith(JSON_PREFIX):
+        return f"blkdebug:{node.sticky_options['config']}:{image}"
     return JSON_PREFIX + to_json(special_options(node))
 
 

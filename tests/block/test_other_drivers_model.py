@@ -367,3 +367,13 @@ def test_blkverify_takes_its_size_from_test_and_its_info_from_raw() -> None:
     g.add(qdict({"driver": "blkverify", "node-name": "bv2", "test": "f", "raw": "hd1"}))
     image = shown(g, "bv2")["image"]
     assert image["cluster-size"] == 65536 and image["virtual-size"] != 3 << 20
+
+
+def test_blkdebug_over_a_child_named_json_is_named_json_too() -> None:
+    """Found by the stateful test (regressions.json blkdebug-over-json-child): no plain name
+    "blkdebug:CONFIG:CHILD" can hold a json:{...} child."""
+    window = {"driver": "raw", "node-name": "r", "offset": 0, "file": hd(0)}
+    g = graph(window, {"driver": "blkdebug", "node-name": "bd", "config": "/dev/null", "image": "r"})
+    name = shown(g, "bd")["file"]
+    assert name.startswith('json:{"image": {"offset": 0, "driver": "raw", "file": {"driver": "qcow2"')
+    assert name.endswith('"driver": "blkdebug", "config": "/dev/null"}')
