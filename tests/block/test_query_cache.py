@@ -103,6 +103,7 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
     "detect_zeroes": lambda node, v: "unmap" if v == "on" else "on",
     "raw_offset": lambda node, v: int(str(v)) + 512,
     "raw_size": lambda node, v: 512 if v is None else None,
+    "raw_given": lambda node, v: frozenset({"offset"}) if not v else frozenset(),
     "cache_given": lambda node, v: frozenset({"direct"}) if not v else frozenset(),
     "discard": lambda node, v: "unmap" if v == "ignore" else "ignore",
     "extra_children": lambda node, v: [leaf()],
@@ -114,7 +115,8 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
 READ = {"name", "auto_named", "driver", "filename", "read_only", "file_child", "facts", "image", "backing",
         "auto_backing_file", "filter_of", "job_bitmap", "cache_direct", "cache_no_flush",
         "detect_zeroes"}  # fmt: skip
-# raw_offset / raw_size are read too, on raw nodes only (none here): test_data_model.py checks that the
+# raw_offset / raw_size / raw_given are read too, on raw nodes only (none here): test_data_model.py
+# checks that the
 # answers follow a raw window's reopen.
 NOT_STATE = {"stamp", "image_stamp", "query_cache"}
 
