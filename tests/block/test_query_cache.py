@@ -116,8 +116,7 @@ READ = {"name", "auto_named", "driver", "filename", "read_only", "file_child", "
         "auto_backing_file", "filter_of", "job_bitmap", "cache_direct", "cache_no_flush",
         "detect_zeroes"}  # fmt: skip
 # raw_offset / raw_size / raw_given are read too, on raw nodes only (none here): test_data_model.py
-# checks that the
-# answers follow a raw window's reopen.
+# checks that the answers follow a raw window's reopen.
 NOT_STATE = {"stamp", "image_stamp", "query_cache"}
 
 
