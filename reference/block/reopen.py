@@ -72,6 +72,7 @@ from reference.block.reopen_cache import inline_options, shown_options
 from reference.block.reopen_file_swap import traded_files
 from reference.block.reopen_filter_insert import filter_move
 from reference.block.reopen_inline_backing import InlineRelink
+from reference.block.reopen_plain import commit, plain_entry
 from reference.block.reopen_shared_file import check_shared_file, shareable
 from reference.qobject.values import QDict, QNull, bucket_of
 
@@ -101,6 +102,16 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: boo
     """file_is_option: 'file' is an option that cannot change (x-blockdev-reopen on 5.2)."""
     if not entries:
         raise NotModelled("an empty list aborts QEMU 7.2")
+    plain = None if file_is_option else plain_entry(graph, entries)
+    if plain is not None:  # one node's flags, nothing else (reference/block/reopen_plain.py)
+        node, entry, flags = plain
+        new = {node: flags}
+        for child in inheriting(node)[1:]:  # the inline 'file' child, as the full path queues it
+            new[child] = Flags(_kept(child, "read-only", entry), _kept(child, "auto-read-only", entry))
+            _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
+        _check_permissions(graph, new)
+        commit(node, entry, new)
+        return
     if graph.jobs:  # only waiting jobs are modelled (reference/block/reopen_jobs.py)
         reopen_jobs.jobs_waiting(graph)
         if len(entries) > 1:

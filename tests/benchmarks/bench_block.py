@@ -218,6 +218,7 @@ import json
 import pstats
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -226,6 +227,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+# This checkout's packages first: the editable install would otherwise import another worktree's code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from conformance.implementations import Implementation, QmpStream, discover, select
 from conformance.snapshots import model_from_file
