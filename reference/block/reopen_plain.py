@@ -3,11 +3,12 @@
 The common reopen (the truth tables', the stateful test's, the benchmark's) changes
 read-only / auto-read-only of one qcow2 node and names its 'file' and backing as they
 are. For it most of reference/block/reopen.py's checks cannot say anything: no job, device,
-export, filter, inline child, option change, new link or inheriting child is involved. This
+export, filter, option change, new link or inheriting backing child is involved. This
 module says when a reopen is that plain (`plain_entry`: exactly the conditions under which
-those checks are no-ops) and commits it (`commit`); a 'file' child opened inline with the node
-(queued with it) and the permission check, which looks at the whole graph, stay reopen.py's. tests/block/test_reopen_plain_model.py runs both paths
-on the same graphs and compares every outcome and node.
+those checks are no-ops) and commits it (`commit`); the 'file' child opened inline with the
+node (queued with it: its flags, its open for writing) and the permission check, which looks
+at the whole graph, stay reopen.py's. tests/block/test_reopen_plain_model.py runs both paths
+on the same graphs and compares every outcome and every node.
 
 ENABLED switches it off for that comparison.
 """

@@ -26,30 +26,34 @@ from reference.qobject.values import QDict, qnull
 
 BASE = ImageFacts("qcow2", 1 << 20, 65536)
 TOP = ImageFacts("qcow2", 1 << 20, 65536, False, "/base", "qcow2", "/base")
-FILES = {"/base": (True, BASE), "/top": (True, TOP), "/solo": (True, BASE), "/locked": (False, BASE)}
+FILES: dict[str, tuple[bool, ImageFacts | None]] = {
+    "/base": (True, BASE), "/top": (True, TOP), "/solo": (True, BASE), "/locked": (False, BASE)
+}  # fmt: skip
 NEVER_PLAIN = {"raw over a file", "header's backing"}  # raw; a backing child opened with the node
 UNCOMPARED = {"stamp", "image_stamp", "query_cache"}
 
 
-def file(name: str, path: str, **extra: object) -> QDict:
-    return QDict({"driver": "file", "node-name": name, "filename": path, **extra})
+def file(name: str, path: str, extra: dict[str, bool] | None = None) -> QDict:
+    return QDict({"driver": "file", "node-name": name, "filename": path, **(extra or {})})
 
 
-def qcow2(name: str, child: object, **extra: object) -> QDict:
-    return QDict({"driver": "qcow2", "node-name": name, "file": child, **extra})
+def qcow2(name: str, child: QDict | str, extra: dict[str, bool | str] | None = None) -> QDict:
+    return QDict({"driver": "qcow2", "node-name": name, "file": child, **(extra or {})})
 
 
 # Each scenario: the blockdev-add arguments, in order.
 SCENARIOS: dict[str, list[QDict]] = {
     "inline file": [qcow2("s", file("sf", "/solo"))],
     "file added apart": [file("sf", "/solo"), qcow2("s", "sf")],
-    "named chain": [qcow2("b", file("bf", "/base")), qcow2("c", file("cf", "/top"), backing="b")],
+    "named chain": [qcow2("b", file("bf", "/base")), qcow2("c", file("cf", "/top"), {"backing": "b"})],
     "header's backing": [qcow2("t", file("tf", "/top"))],
     "explicit file flags": [
-        qcow2("s", file("sf", "/solo", **{"read-only": True, "auto-read-only": True}), **{"read-only": True})
+        qcow2("s", file("sf", "/solo", {"read-only": True, "auto-read-only": True}), {"read-only": True})
     ],
-    "read-only file on disk": [qcow2("s", file("sf", "/locked", **{"auto-read-only": True}), **{"read-only": True})],
-    "auto-read-only node": [qcow2("s", file("sf", "/solo"), **{"auto-read-only": True, "discard": "unmap"})],
+    "read-only file on disk": [
+        qcow2("s", file("sf", "/locked", {"auto-read-only": True}), {"read-only": True})
+    ],
+    "auto-read-only node": [qcow2("s", file("sf", "/solo"), {"auto-read-only": True, "discard": "unmap"})],
     "raw over a file": [QDict({"driver": "raw", "node-name": "r", "file": file("rf", "/solo")})],
 }
 
