@@ -14,6 +14,9 @@ served from memory here, and their live cost is printed on its own.
 
     .venv/bin/python tests/benchmarks/bench_block.py [--rounds N] [--repeat N] [--profile STEP]
 
+The script puts its own checkout first on sys.path: run from a worktree, it measures that
+worktree's reference/ (the editable install would otherwise import another checkout's).
+
 Figures (2026-11-26, 2 shared CPUs under load; oracle µs / qsd µs / ratio), before and
 after the faster compact JSON writer (remembered quoted strings and per-key-order
 layouts, exact-type dispatch) and QDict order remembered per key sequence:
@@ -207,6 +210,43 @@ alternating, load average 4.4-7): query after chain add 16.0% [12.9-17.9]
 over it 4.6 -> 7.5%. blockdev-reopen base is at the line in both (9.8%
 [8.1-11.1] before, 11.1% [9.8-14.8] after; its code is not touched here:
 88-95 µs now against ~60-70 earlier the same day, main's reopen grew).
+
+blockdev-reopen's plain path (2026-11-26, late; 4 runs of main and of this tree,
+alternating, load average 3.9-6.2 from other jobs; medians of the runs' medians, range of
+ratios in brackets). The day's checks (jobs, devices, filters, inline children, file swaps,
+cache and detect-zeroes options, raw windows...) were paid by every reopen, ~42 µs of the
+~56 µs of reference/block/reopen.py's part alone, though a reopen of one qcow2 node's
+read-only flags, its links named as they are, meets none of them. That reopen now takes
+reference/block/reopen_plain.py: its guard is exactly the conditions under which those
+checks are no-ops (one entry; no job, export, device or -incoming; only driver, node-name,
+file, backing, read-only, auto-read-only; the links as they are; no inheriting backing
+child, sticky option, filter parent), and it keeps the full path's inline-file queueing and
+whole-graph permission check. tests/block/test_reopen_plain_model.py runs both paths over
+eight scenarios and every mix of the entry's keys and compares every outcome and node.
+blockdev_reopen() alone on the benchmark's entry: ~56 -> ~14 µs.
+
+    step                        main                              after
+    blockdev-reopen              78.8 /  885 /  9.1% [8.1-9.8]      42.2 /  849 /  5.3% [4.6-5.9]
+    blockdev-reopen base         84.8 /  870 / 10.4% [9.2-10.9]     44.4 /  842 /  5.2% [4.6-5.5]
+    query after 1-node reopen    33.4 /  459 /  6.7% [6.4-7.7]      28.6 /  470 /  6.6% [5.9-7.7]
+    blockdev-add file            68.7 /  880 /  9.1% [7.6-9.6]      69.5 /  696 / 10.3% [9.1-11.4]
+    blockdev-del                 22.2 /  446 /  5.1% [4.2-5.6]      22.4 /  460 /  5.6% [4.8-6.3]
+    blockdev-add raw             98.2 /  903 / 10.1% [8.0-13.3]     93.3 /  797 / 10.6% [9.9-13.1]
+    blockdev-add qcow2           85.7 / 1378 /  6.3% [4.1-6.6]      98.9 / 1297 /  8.1% [6.5-10.0]
+    blockdev-add qcow2 chain    182.5 / 1836 / 10.8% [8.3-12.5]    164.5 / 1586 / 10.8% [8.7-15.5]
+    query after chain add        27.1 /  460 /  5.3% [5.0-6.5]      25.4 /  476 /  5.7% [4.9-6.4]
+    query, graph unchanged       20.5 /  429 /  4.9% [3.6-5.8]      19.5 /  435 /  5.0% [4.6-5.3]
+    block-commit                 96.3 / 2441 /  4.1% [3.2-5.2]      91.1 / 2167 /  4.5% [3.5-5.4]
+    job-complete                 46.5 /  642 /  7.8% [6.5-9.4]      49.0 /  565 /  8.2% [7.5-8.6]
+    blockdev-add qcow2 base      84.6 / 1366 /  6.6% [6.1-9.2]      89.3 / 1332 /  6.9% [6.4-8.1]
+    blockdev-add qcow2 over it   92.8 / 1547 /  6.5% [6.3-6.7]      96.9 / 1493 /  7.2% [6.4-8.6]
+    oracle alone, best of 7:     reopen 73.6 -> 38.1 µs, reopen base 79.5 -> 50.4 µs
+
+Only the reopens' code changed; the other differences are load (qsd's own times moved as
+much). The adds are at the line in both trees at this load (file, raw, chain ~9-11%; alone
+31 / 63 / 136-148 µs, about twice this file's earlier figures: main's add grew with the
+day's work, and build_ahead's infos are ~27% of an add raw's profile): the next steps to
+look at.
 """
 
 from __future__ import annotations
