@@ -5,9 +5,11 @@ off, auto-read-only off); children must be named as they are (inline
 children, new children and changed backing links are not modelled). The
 entries are looked up first ("node-name not specified", "Failed to find node
 with node-name='%s'"), then prepared in order ("Cannot change the option
-'%s'", also 'node-name' for a node QEMU named itself, a file node that
-cannot be opened read-write), then permissions are checked on the new
-graph: a writable qcow2 over a node it leaves read-only gets "Block node is
+'%s'", also 'node-name' for a node QEMU named itself), then permissions are
+checked on the new graph: first a file node whose fd must go read-write and
+cannot ("Could not open"; read-only off, auto-read-only off or a writer in the
+new graph, also one queued after it: reopen-queue-flags.json), then a
+writable qcow2 over a node it leaves read-only gets "Block node is
 read-only", a node made read-only under a writer "Read-only block node '%s'
 cannot support read-write users". An empty list crashes qsd 7.2 (the reply
 never comes): not modelled.
@@ -197,9 +199,6 @@ def _reopen(
             child = _inline_child(node, child_options, merged)
             new[child] = resolve_flags(child_options, flags)
             inline[child] = child_options
-        _check_open(graph, node, flags, writer=_has_writer(node, new, graph))
-        if isinstance(child_options, QDict):  # prepared right after its parent (qsd 7.2: 'Could not open')
-            _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
     for node in order:  # children that took the node's options take the new ones (stateful test)
         for child in inheriting(node)[1:]:
             if child in new:
@@ -209,7 +208,8 @@ def _reopen(
                 _kept(child, "read-only", merged.get(node)),
                 _kept(child, "auto-read-only", merged.get(node)),
             )
-            _check_open(graph, child, new[child], writer=_has_writer(child, new, graph))
+    for node, flags in new.items():  # file-posix reopens its fd once every entry is prepared
+        _check_open(graph, node, flags, writer=_has_writer(node, new, graph))
     _check_permissions(graph, new)
     _check_new_files(graph, {node: file for node, file in files.items() if node not in traded}, new)
     if any(_option_error(node, entry) for node, entry in given.items()):
