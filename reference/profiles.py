@@ -79,6 +79,10 @@ class Profile:
     # another AioContext, 10.0 and 11.1 do (fixtures/block/scenarios.json iotest-245-iothreads-*).
     iothread_null_refused: bool = False
     main_loop_disks_move: bool = False
+    # Where an active commit's (mirror's) dirty bitmap shows in query-named-block-nodes: 7.2 on
+    # the top, recording; 10.0 and 11.1 on the mirror_top filter, not recording (the filter
+    # marks the writes itself). Seen on qsd@trixie and qsd@sid: regression-commit-* cases.
+    mirror_bitmap_on_filter: bool = False
 
 
 QEMU_7_2 = Profile(
@@ -104,6 +108,7 @@ _AFTER_8 = {
     # Seen on qemu-system 10.0.13 and 11.1.3 (iotest-245-iothreads-* scenarios).
     "iothread_null_refused": True,
     "main_loop_disks_move": True,
+    "mirror_bitmap_on_filter": True,
 }
 
 # x-blockdev-reopen (4.0 to 6.0; renamed blockdev-reopen, with a list of entries, in 6.1).

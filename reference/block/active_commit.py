@@ -84,7 +84,8 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
     graph.jobs[job_id] = job
     if device.read_only:  # verified on qsd 7.2: under a read-only top the base goes back to read-only
         job.restore = before
-    device.job_bitmap = granularity  # the mirror tracks the top's writes (verified: count 0 when ready)
+    # the mirror tracks the top's writes (verified: count 0 when ready); 10.0 on, from its filter
+    (filter_node if graph.profile.mirror_bitmap_on_filter else device).job_bitmap = granularity
     for state in ("created", "running", "ready"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     graph.emit("BLOCK_JOB_READY", progress(job))

@@ -1,6 +1,7 @@
-"""query-named-block-nodes for quorum, blkverify, blkdebug, throttle and sized null-co nodes (QEMU 7.2).
+"""query-named-block-nodes for quorum, blkverify, blkdebug, throttle and sized null-co nodes.
 
-Verified on qsd and qemu-system 7.2 (fixtures/block/cases/reopen-245-drivers.json):
+Verified on qsd and qemu-system 7.2, and on qsd 10.0 and 11.1 (the same, plus 11.1's "limits")
+(fixtures/block/cases/reopen-245-drivers.json, tests/block/test_block_cases_versions.py):
 
 - filename: throttle and quorum always show their options as json:{...} (the group and the
   vote threshold are options no plain name carries), their children's open options inside
@@ -47,8 +48,8 @@ def query_abstains(nodes: list[Node], profile_name: str) -> str | None:
             return "a file node with 'locking' under a json:{...} filename"
         if not special(node):
             continue
-        if profile_name != "7.2":
-            return f"{node.driver} nodes are modelled for 7.2 only"
+        if profile_name not in ("7.2", "10.0", "11.1"):
+            return f"{node.driver} nodes are modelled for 7.2, 10.0 and 11.1 only"
         if node.cache_given or node.detect_zeroes != "off" or node.discard != "ignore":
             return f"a {node.driver} node with cache, detect-zeroes or discard options"
         if any(not special(parent) for parent in node.parents):
@@ -94,9 +95,10 @@ def special_options(node: Node) -> QDict:
     return options
 
 
-def special_image_info(node: Node, inner: list[FrozenQDict]) -> FrozenQDict:
-    """ImageInfo of a quorum, blkverify, blkdebug or throttle node; `inner`: its data children's (flat)."""
-    image: dict[str, QObject] = {"filename": special_filename(node), "format": node.driver}
+def special_image_info(node: Node, inner: list[FrozenQDict], limits: dict[str, QObject]) -> FrozenQDict:
+    """ImageInfo of a quorum, blkverify, blkdebug or throttle node; `inner`: its data children's (flat);
+    `limits`: the version's "limits" member (11.1), if any."""
+    image: dict[str, QObject] = {"filename": special_filename(node), "format": node.driver, **limits}
     first = inner[0]
     size = first.get("virtual-size")
     assert isinstance(size, int)

@@ -14,3 +14,11 @@ def child_role(parent: Node, child: Node) -> str:
     if parent.driver == "blkverify":
         return "test" if child is parent.extra_children[0] else "raw"
     return "image" if parent.driver == "blkdebug" else "file"
+
+
+def attach_order(node: Node) -> list[Node]:
+    """The node's children in the order QEMU attached them (11.1's "children" lists them newest
+    first): blkverify opens 'raw' before 'test', which the model keeps first."""
+    if node.driver == "blkverify":
+        return list(reversed(node.extra_children))
+    return node.children()

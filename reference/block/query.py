@@ -23,7 +23,7 @@ from reference.block.graph import BlockGraph
 from reference.block.json_templates import Templates
 from reference.block.node import Node
 from reference.block.other_query import data_children, query_abstains, special, special_image_info
-from reference.block.other_roles import OTHER_DRIVERS
+from reference.block.other_roles import OTHER_DRIVERS, attach_order, child_role
 from reference.block.raw_window import visible_size
 from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.json_writer import quote, to_json
@@ -183,7 +183,7 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
     texts.append(str(depth))
     children: list[QObject] | None = None
     if profile.node_info_children:
-        children = [child_info(node, child) for child in reversed(node.children())]
+        children = [child_info(node, child) for child in reversed(attach_order(node))]
         shape |= 2
         texts.append(to_json(children))
     if profile.node_info_active:
@@ -196,7 +196,8 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
     texts.append(cache_json)
     bitmaps: list[QObject] | None = None
     if node.job_bitmap is not None:
-        bitmap: dict[str, QObject] = {"count": 0, "granularity": node.job_bitmap, "recording": True,
+        recording = node.filter_of is None  # a mirror_top filter's bitmap is disabled (10.0 on)
+        bitmap: dict[str, QObject] = {"count": 0, "granularity": node.job_bitmap, "recording": recording,
                                       "busy": False, "persistent": False}  # fmt: skip
         bitmaps = [FrozenQDict(bitmap)]
         shape |= 8
@@ -233,7 +234,12 @@ def device_values(recipe: tuple[Any, ...]) -> dict[str, QObject]:
 
 
 def child_info(parent: Node, child: Node) -> FrozenQDict:
-    role = "backing" if child is parent.backing else "file"
+    if parent.driver in OTHER_DRIVERS:
+        role = child_role(parent, child)  # quorum's "children.N", blkverify's "test", "raw", ...
+    elif parent.driver == "copy-on-read":
+        role = "file"  # a stream's filter holds its device as 'file' (mirror_top: as 'backing')
+    else:
+        role = "backing" if child is parent.backing else "file"
     return FrozenQDict({"child": role, "node-name": shown_name(child)})
 
 
@@ -252,7 +258,8 @@ def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fro
     if node.filter_of is not None:
         return filter_image_info(node, node.filter_of, flat, profile)
     if node.driver in OTHER_DRIVERS:
-        return special_image_info(node, [image_info(child, True, profile) for child in data_children(node)])
+        inner = [image_info(child, True, profile) for child in data_children(node)]
+        return special_image_info(node, inner, LIMITS if profile.image_limits else {})
     filename, filename_json = filename_text(node, deep)
     # the varying members' texts in schema order (image_values' order)
     texts = [filename_json, quote(node.driver)]

@@ -17,6 +17,7 @@ from reference.block.errors import BlockError
 from reference.block.graph import BlockGraph
 from reference.block.node import Node
 from reference.block.storage import FileFacts, ImageFacts
+from reference.profiles import PROFILES
 from reference.qobject.values import QDict, QObject, qnull
 
 CLUSTER = 65536
@@ -148,6 +149,22 @@ def test_active_commit_waits_in_ready_under_a_filter() -> None:
         "top": [{"count": 0, "granularity": CLUSTER, "recording": True, "busy": False, "persistent": False}]
     }
 
+
+
+def test_from_10_0_the_bitmap_sits_on_the_filter_and_does_not_record() -> None:
+    """qsd 10.0.13 and 11.1.3 (regression-commit-* on qsd@trixie, qsd@sid): the mirror's bitmap
+    is its mirror_top filter's, disabled; it goes with the filter."""
+    g = chain_graph()
+    g.profile = PROFILES["10.0"]
+    run(g, "block-commit", job_id="j", device="top")
+    nodes = run(g, "query-named-block-nodes", flat=True)
+    bitmaps = {n["drv"]: n["dirty-bitmaps"] for n in nodes if "dirty-bitmaps" in n}
+    assert bitmaps == {
+        "mirror_top": [{"count": 0, "granularity": CLUSTER, "recording": False, "busy": False,
+                        "persistent": False}]
+    }  # fmt: skip
+    run(g, "job-complete", id="j")
+    assert not any("dirty-bitmaps" in n for n in run(g, "query-named-block-nodes", flat=True))
 
 def test_query_block_jobs_shows_the_ready_job() -> None:
     g = chain_graph()

@@ -301,9 +301,33 @@ def test_query_abstains_outside_what_was_seen() -> None:
         query_named_block_nodes(g, QDict())
     g = graph({"driver": "null-co", "node-name": "n", "size": 1024})
     assert shown(g, "n")["file"] == 'json:{"driver": "null-co", "size": 1024}'
-    g.profile = PROFILES["11.1"]
-    with pytest.raises(NotModelled):
+    g.profile = PROFILES["5.2"]  # seen on 7.2, 10.0 and 11.1 only
+    with pytest.raises(NotModelled, match="7.2, 10.0 and 11.1 only"):
         query_named_block_nodes(g, QDict())
+
+
+def test_11_1_lists_the_children_newest_first_with_their_roles() -> None:
+    """11.1's "children": quorum's children.N, blkverify's test (attached after raw) then raw,
+    blkdebug's image; the ImageInfo of each such node has "limits" (qsd@sid: reopen-245-drivers)."""
+    g = graph(hd(0), hd(1), hd(2), QUORUM)
+    g.add(qdict({"driver": "blkverify", "node-name": "bv", "test": "hd1", "raw": "hd2"}))
+    g.add(qdict({"driver": "blkdebug", "node-name": "bd", "image": "hd0", "align": 4096}))
+    g.profile = PROFILES["11.1"]
+    nodes = query_named_block_nodes(g, QDict({"flat": True}))
+    assert isinstance(nodes, list)
+    found = {node.get("node-name"): node for node in nodes if isinstance(node, QDict)}
+
+    def children(name: str) -> list[tuple[object, object]]:
+        listed = found[name].get("children")
+        assert isinstance(listed, list)
+        return [(child.get("child"), child.get("node-name")) for child in listed if isinstance(child, QDict)]
+
+    assert children("quorum0") == [("children.2", "hd2"), ("children.1", "hd1"), ("children.0", "hd0")]
+    assert children("bv") == [("test", "hd1"), ("raw", "hd2")]
+    assert children("bd") == [("image", "hd0")]
+    for name in ("quorum0", "bv", "bd"):
+        image = found[name].get("image")
+        assert isinstance(image, QDict) and image.get("limits") is not None
 
 
 def export(g: BlockGraph, ident: str, node: str, writable: bool) -> None:
