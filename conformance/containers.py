@@ -222,6 +222,14 @@ class ContainerInstance(Container):
     def connect(self) -> RawQmpStream:
         return RawQmpStream.connect_when_listening(self.socket, self.read_timeout, self.alive)
 
+    def output_from(self, start: int) -> bytes:
+        """The program's stdout from byte `start` on, as docker logged it (empty once it is gone)."""
+        try:
+            logged = self._container.get_wrapped_container().logs(stdout=True, stderr=False)
+        except Exception:  # the container is gone
+            return b""
+        return bytes(logged[start:])
+
 
 def stop_all_containers() -> None:
     with _lock:

@@ -150,7 +150,6 @@ def test_active_commit_waits_in_ready_under_a_filter() -> None:
     }
 
 
-
 def test_from_10_0_the_bitmap_sits_on_the_filter_and_does_not_record() -> None:
     """qsd 10.0.13 and 11.1.3 (regression-commit-* on qsd@trixie, qsd@sid): the mirror's bitmap
     is its mirror_top filter's, disabled; it goes with the filter."""
@@ -165,6 +164,7 @@ def test_from_10_0_the_bitmap_sits_on_the_filter_and_does_not_record() -> None:
     }  # fmt: skip
     run(g, "job-complete", id="j")
     assert not any("dirty-bitmaps" in n for n in run(g, "query-named-block-nodes", flat=True))
+
 
 def test_query_block_jobs_shows_the_ready_job() -> None:
     g = chain_graph()

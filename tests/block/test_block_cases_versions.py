@@ -1,0 +1,133 @@
+"""fixtures/block step cases on QEMU 10.0 (trixie), 11.1 (sid) and 7.2 in a container (bookworm).
+
+The implementation's profile drives the oracle (Session reads impl.profile), its
+container sees the storage view at the same path (conformance/block/views.py), so
+each reply and event is judged as on the host (tests/block/test_block_cases.py).
+
+Which cases run where (a container each, about 0.6 s; all of them on every version is
+QCONFORM_ALL_VERSIONS=1, about 3 minutes at -n 2; every case agreed on all five when this was
+written):
+- qsd@trixie (10.0) and qsd@sid (11.1): every case on one of the two, taking turns in fixture
+  order, and on both the cases that pin the profile data those versions share (BOTH_VERSIONS);
+  x-blockdev-reopen-* (5.2's command, gone in 6.1: only their blockdev-adds say anything) run
+  one of theirs;
+- qsd@bookworm (7.2 as on the host, so a disagreement is a harness bug, not QEMU's): one case
+  per thing the container harness does (HARNESS_CHECK);
+- qemu-system@trixie, qemu-system@sid: the cases with HMP steps (qsd has no HMP), taking turns,
+  io-245's (qemu-io's report read from the container's stdout) on both.
+
+A step the oracle abstains on makes the case a skip with the reason (never a pass); a
+disagreement recorded in fixtures/divergences.json for (case, implementation) is an xfail,
+and a recorded one that no longer happens fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+from block.conftest import StorageView
+from block.container_impls import container_implementation
+from block.stateful.pool import PoolStorage
+from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases, with_paths
+from conformance.block.nbd_clients import ClientStep
+from conformance.block.seed_table import nbd_socket
+from conformance.block.session import Session, Step
+from conformance.divergences import load_divergences
+
+pytestmark = pytest.mark.slow
+FIXTURES = (*load_all(), *load_step_cases())
+EVERY = [(fx, case) for fx in FIXTURES for case in fx.cases]
+HMP = {case.id for _fx, case in EVERY if any(s.get("execute") == "human-monitor-command" for s in case.steps)}
+# On both 10.0 and 11.1: the cases that pin their shared profile data (reference/profiles.py).
+BOTH_VERSIONS = frozenset({
+    "regression-commit-dirty-bitmap",  # mirror_bitmap_on_filter
+    "reopen-245-quorum",  # other drivers' query-named-block-nodes (11.1: children roles, limits)
+    "reopen-245-blkverify",
+    "reopen-245-blkdebug",
+    "reopen-245-throttle",
+    "io-245-io-with-graph-changes",  # qemu-io's report through the container's stdout
+})  # fmt: skip
+OLD_COMMAND = "x-blockdev-reopen-"
+# 7.2 in a container: a writable, a read-only-mount and an unprivileged view, NBD clients
+# over the scratch folder's socket, a block job.
+HARNESS_CHECK = frozenset({
+    "names", "read-only-mount", "unprivileged", "export-client-safe-and-hard-delete",
+    "job-control-pause-resume-cancel",
+})  # fmt: skip
+ALL = os.environ.get("QCONFORM_ALL_VERSIONS") == "1"
+
+
+def _turns(cases: list[StepCase]) -> dict[str, str]:
+    """case id -> the suite whose turn it is ("trixie", "sid"), in fixture order."""
+    return {case.id: ("sid", "trixie")[index % 2] for index, case in enumerate(cases)}
+
+
+QSD_TURNS = _turns([case for _fx, case in EVERY if not case.id.startswith(OLD_COMMAND)]
+                   + [next(case for _fx, case in EVERY if case.id.startswith(OLD_COMMAND))])  # fmt: skip
+HMP_TURNS = _turns([case for _fx, case in EVERY if case.id in HMP])
+
+
+def _selected(impl: str, case: StepCase) -> bool:
+    family, suite = impl.split("@")
+    if family == "qemu-system":
+        return case.id in HMP and (ALL or case.id in BOTH_VERSIONS or HMP_TURNS[case.id] == suite)
+    if suite == "bookworm":
+        return ALL or case.id in HARNESS_CHECK
+    return ALL or case.id in BOTH_VERSIONS or QSD_TURNS.get(case.id) == suite
+
+
+IMPLEMENTATIONS = ("qsd@sid", "qsd@trixie", "qsd@bookworm", "qemu-system@trixie", "qemu-system@sid")
+RUNS = [(impl, fx, case) for impl in IMPLEMENTATIONS for fx, case in EVERY if _selected(impl, case)]
+DIVERGENCES = load_divergences()
+
+
+def run_case(
+    impl_name: str, fixture: BlockFixture, case: StepCase, storage: Callable[..., StorageView]
+) -> list[Step | ClientStep]:
+    """Every step of the case on the container implementation, the oracle on its profile."""
+    impl = container_implementation(impl_name, storage=True)
+    view = storage(case.storage, fixture)
+    session = Session(view.implementation(impl), PoolStorage(view.uid))
+    try:
+        paths = {**view.paths, "nbd-socket": nbd_socket(view.paths)}
+        return [
+            session.client(step) if "nbd-client" in step else session.run(step)
+            for step in (with_paths(command, paths) for command in case.steps)
+        ]
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("entry", RUNS, ids=[f"{case.id}-{impl}" for impl, _fx, case in RUNS])
+def test_block_case_on_version(
+    entry: tuple[str, BlockFixture, StepCase], storage: Callable[..., StorageView]
+) -> None:
+    impl_name, fixture, case = entry
+    steps = run_case(impl_name, fixture, case, storage)
+    first_abstained = next((i for i, step in enumerate(steps) if step.predicted is None), len(steps))
+    wrong = [step for step in steps[:first_abstained] if not step.agrees]
+    known = DIVERGENCES.get((case.id, impl_name))
+    if known is not None:
+        if not wrong and first_abstained == len(steps) and not known.intermittent:
+            pytest.fail(f"recorded divergence no longer happens (remove it): {case.id} on {impl_name}")
+        pytest.xfail(f"{known.kind}: {known.reason}")
+    assert not wrong, "\n".join(step.describe() for step in wrong)
+    if first_abstained < len(steps):
+        pytest.skip(f"oracle abstains at step {first_abstained + 1}: {steps[first_abstained].why_not}")
+
+
+def test_the_selection_runs_every_case_on_10_0_or_11_1() -> None:
+    ids = {case.id for _fx, case in EVERY}
+    assert ids >= BOTH_VERSIONS | HARNESS_CHECK | HMP
+    ran = {(name, case.id) for name, _fx, case in RUNS}
+    later = {case_id for name, case_id in ran if name in ("qsd@trixie", "qsd@sid")}
+    assert {i for i in ids if not i.startswith(OLD_COMMAND)} <= later
+    assert len([i for i in later if i.startswith(OLD_COMMAND)]) == 1
+    assert all(("qsd@trixie", i) in ran and ("qsd@sid", i) in ran for i in BOTH_VERSIONS - HMP)
+    hmp_runs = {case_id for name, case_id in ran if name.startswith("qemu-system@")}
+    assert hmp_runs == HMP
+    storages = {case.storage for _fx, case in EVERY if case.id in HARNESS_CHECK}
+    assert storages == {"writable", "read-only-mount", "unprivileged"}
