@@ -83,6 +83,9 @@ class Profile:
     # the top, recording; 10.0 and 11.1 on the mirror_top filter, not recording (the filter
     # marks the writes itself). Seen on qsd@trixie and qsd@sid: regression-commit-* cases.
     mirror_bitmap_on_filter: bool = False
+    # A stream of a read-only device makes it read-only again when it ends (7.2); 10.0 and 11.1
+    # leave it read-write (reference/block/stream_read_only.py).
+    stream_restores_read_only: bool = True
 
 
 QEMU_7_2 = Profile(
@@ -109,6 +112,7 @@ _AFTER_8 = {
     "iothread_null_refused": True,
     "main_loop_disks_move": True,
     "mirror_bitmap_on_filter": True,
+    "stream_restores_read_only": False,
 }
 
 # x-blockdev-reopen (4.0 to 6.0; renamed blockdev-reopen, with a list of entries, in 6.1).

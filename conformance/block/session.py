@@ -17,8 +17,9 @@ Where the oracle predicts what the process prints on its standard output
 (HMP qemu-io's report on QEMU 7.2), the step reads what came since the
 last such step and compares it line by line (a timing line by its shape).
 Host processes keep their stdout (ProcessInstance, command-line and
-unprivileged launches); a container's is not kept, and there the predicted
-output is not examined (the monitor's replies still are).
+unprivileged launches), a container's is docker's log of it
+(ContainerInstance.output_from); an instance without either is not examined
+for output (the monitor's replies still are).
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ class Session:
         before = len(events)
         events += self._job_events(events, predicted_events)
         when = tuple(w for _event, w in timed or ())
-        readable = getattr(self.instance, "output_from", None) is not None  # containers: not kept
+        readable = getattr(self.instance, "output_from", None) is not None
         output = (
             None if predicted_output is None or predicted is None or not readable else tuple(predicted_output)
         )

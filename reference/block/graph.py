@@ -55,6 +55,7 @@ class BlockGraph:
         self.guest_writes = GuestWrites()  # what HMP qemu-io wrote, for later reads
         self._seq = 0  # counts attachments of users to nodes (permission checks go newest first)
         self.devices = Devices()  # guest devices and AioContexts (qemu-system with a PCI bus)
+        self.left_writable: set[Node] = set()  # reference/block/stream_read_only.py (10.0 on)
 
     def next_seq(self) -> int:
         self._seq += 1

@@ -57,7 +57,7 @@ Which error wins when an option error meets another error is not modelled.
 
 from __future__ import annotations
 
-from reference.block import reopen_jobs
+from reference.block import reopen_jobs, stream_read_only
 from reference.block.add_options import apply, empty_cache_in, zeroes_error
 from reference.block.devices import attach_backing, check_reopen
 from reference.block.errors import BlockError, NotModelled
@@ -122,6 +122,7 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: boo
         raise NotModelled("blockdev-reopen with an empty 'cache' is not modelled")
     check_reopen(graph, entries)
     given = _merge(graph, entries)
+    stream_read_only.check_reopen(graph, list(given))
     reopen_jobs.drain(graph)
     option_errors = [error for node, entry in given.items() if (error := _option_error(node, entry))]
     merged = {node: _without_options(entry) for node, entry in given.items()}

@@ -27,6 +27,8 @@ Verified on qsd and qemu-system 7.2 (iotest 245's test_block_stream_*):
   header names the base's file (or nothing), and the layers in between go
   unless the monitor holds them. A base unlinked while the job waited is no
   longer the base: the device ends without a backing node;
+- a read-only device is read-only again when the job ends (10.0 and 11.1: it stays
+  read-write, reference/block/stream_read_only.py);
 - while it waits, the device and the layers it copied carry the job's op
   blocker: blockdev-del says "Node '%s' is busy: block device is in use by
   block job: stream" there.
@@ -45,6 +47,7 @@ from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.job import ManualCommitJob, chain, inheriting, status
 from reference.block.names import lookup_error, well_formed
 from reference.block.node import Node
+from reference.block.stream_read_only import after_stream, read_only_group
 from reference.qobject.values import QDict
 
 STREAM_BLOCKER = "block device is in use by block job: stream"
@@ -112,6 +115,7 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
     frozen = list(pairwise(layers))[: layers.index(bottom)] if bottom is not None else []
 
     blocked = [device, *between]
+    read_only = read_only_group(device)
 
     def change() -> None:
         for node in blocked if not job.auto_finalize else ():
@@ -120,6 +124,7 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
             graph.remove_filter(job.shown_filter)
             job.shown_filter = None
         _drop_layers(graph, device, bottom)
+        after_stream(graph, read_only)
         if not device.parents and not device.monitor_owned and not graph.exported(device):
             graph.drop(device)  # its parent let it go while the job waited: the job held it last
 

@@ -12,7 +12,8 @@ names the node QEMU named itself over that image (conformance/block/auto_names.p
 range reads back one of its patterns (a race decides which).
 Each run goes into the results file with a reproducer (conformance/block/case_results.py);
 a disagreement recorded in fixtures/divergences.json is an xfail, and a failure once it
-no longer happens.
+no longer happens. The running and judging is tests/block/step_cases.py's (the container
+versions use it too: test_block_cases_versions.py).
 """
 
 from __future__ import annotations
@@ -22,21 +23,12 @@ from collections.abc import Callable
 import pytest
 
 from block.conftest import StorageView, real_implementation
-from block.stateful.pool import PoolStorage
-from conformance.block.auto_names import with_auto_names
-from conformance.block.case_results import case_result
-from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases, with_paths
-from conformance.block.nbd_clients import ClientStep
-from conformance.block.seed_table import nbd_socket
-from conformance.block.session import ConnectionClosed, Session, Step
-from conformance.divergences import load_divergences
-from conformance.pytest_plugin import check_result, record_result
-from conformance.storage import reads_pattern, stored_compressed
+from block.step_cases import judge, result_of, run_case
+from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases
 
 pytestmark = pytest.mark.slow
 FIXTURES = (*load_all(), *load_step_cases())
 CASES: list[tuple[BlockFixture, StepCase]] = [(fx, case) for fx in FIXTURES for case in fx.cases]
-KNOWN = load_divergences()  # a case's recorded divergence on an implementation: an xfail, in the report
 
 
 @pytest.mark.parametrize("impl_name", ["qsd", "qemu-system"])
@@ -46,47 +38,5 @@ def test_block_case(
 ) -> None:
     fixture, case = entry
     impl = real_implementation(impl_name)
-    view = storage(case.storage, fixture)
-    session = Session(view.implementation(impl), PoolStorage(view.uid))
-    steps: list[Step | ClientStep] = []
-    crash = None
-    try:
-        paths = {**view.paths, "nbd-socket": nbd_socket(view.paths)}  # an NBD server in the scratch folder
-        for step in (with_paths(command, paths) for command in case.steps):
-            if "nbd-client" in step:
-                steps.append(session.client(step))
-            else:
-                steps.append(session.run(with_auto_names(step, session, paths)))
-    except ConnectionClosed as gone:  # the crash check: reported as the case's crash
-        if gone.crash is None:  # it left without crashing: no result to judge
-            raise
-        crash = gone.crash
-    finally:
-        session.close()
-    bad_data = _bad_data(fixture, case, view, impl_name)
-    result = case_result(fixture, case, (impl.name, impl.version), steps, crash, KNOWN, bad_data)
-    record_result(result)
-    if result.known is None:  # an unrecorded disagreement shows every step that disagrees
-        wrong = [step.describe() for step in steps if not step.agrees] + bad_data
-        assert crash is None and not wrong, "\n".join([crash or "", *wrong])
-    check_result(result)
-
-
-def _bad_data(fixture: BlockFixture, case: StepCase, view: StorageView, impl_name: str) -> list[str]:
-    """The case's data entries (those this implementation's session wrote) the images do not show."""
-    formats = {image["name"]: image["format"] for image in fixture.images}
-    bad = []
-    for entry in case.data:
-        if impl_name not in entry.get("implementations", [impl_name]):
-            continue
-        path = view.sources[entry["image"]]
-        where = (entry["offset"], entry["length"])
-        if not reads_pattern(path, formats[entry["image"]], entry["pattern"], *where):
-            bad.append(f"the image does not read back {entry}")
-        elif "compressed" in entry and not stored_compressed(path, *where, entry["compressed"]):
-            bad.append(f"the image does not store the clusters as said {entry}")
-    for entry in case.data_one_of:
-        path, where = view.sources[entry["image"]], (entry["offset"], entry["length"])
-        if not any(reads_pattern(path, formats[entry["image"]], p, *where) for p in entry["patterns"]):
-            bad.append(f"the image reads back none of {entry}")
-    return bad
+    run = run_case(impl, fixture, case, storage(case.storage, fixture))
+    judge(result_of(fixture, case, impl, run), run)

@@ -16,9 +16,10 @@ written):
 - qemu-system@trixie, qemu-system@sid: the cases with HMP steps (qsd has no HMP), taking turns,
   io-245's (qemu-io's report read from the container's stdout) on both.
 
-A step the oracle abstains on makes the case a skip with the reason (never a pass); a
-disagreement recorded in fixtures/divergences.json for (case, implementation) is an xfail,
-and a recorded one that no longer happens fails.
+Each run is judged and recorded as on the host (tests/block/step_cases.py: a results entry
+with its reproducer; a disagreement recorded in fixtures/divergences.json for (case,
+implementation) is an xfail, and a failure once it no longer happens). A step the oracle
+abstains on, all before it agreeing, makes the case a skip with the reason (never a pass).
 """
 
 from __future__ import annotations
@@ -30,12 +31,9 @@ import pytest
 
 from block.conftest import StorageView
 from block.container_impls import container_implementation
-from block.stateful.pool import PoolStorage
-from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases, with_paths
-from conformance.block.nbd_clients import ClientStep
-from conformance.block.seed_table import nbd_socket
-from conformance.block.session import Session, Step
-from conformance.divergences import load_divergences
+from block.step_cases import judge, result_of, run_case
+from conformance.block.fixture import BlockFixture, StepCase, load_all, load_step_cases
+from conformance.runner import SKIP
 
 pytestmark = pytest.mark.slow
 FIXTURES = (*load_all(), *load_step_cases())
@@ -49,6 +47,9 @@ BOTH_VERSIONS = frozenset({
     "reopen-245-blkdebug",
     "reopen-245-throttle",
     "io-245-io-with-graph-changes",  # qemu-io's report through the container's stdout
+    "stream-245-middle",  # stream_restores_read_only
+    "reopen-245-jobs-stream-4",
+    "reopen-245-jobs-stream-3",  # 11.1: copy-on-read's child is its 'file'
 })  # fmt: skip
 OLD_COMMAND = "x-blockdev-reopen-"
 # 7.2 in a container: a writable, a read-only-mount and an unprivileged view, NBD clients
@@ -78,6 +79,7 @@ def _selected(impl: str, case: StepCase, every: bool) -> bool:
     return every or case.id in BOTH_VERSIONS or QSD_TURNS.get(case.id) == suite
 
 
+THIS_FILE = "tests/block/test_block_cases_versions.py"
 IMPLEMENTATIONS = ("qsd@sid", "qsd@trixie", "qsd@bookworm", "qemu-system@trixie", "qemu-system@sid")
 Run = tuple[str, BlockFixture, StepCase]
 
@@ -90,40 +92,22 @@ def runs(every: bool) -> list[Run]:
 
 
 RUNS = runs(os.environ.get("QCONFORM_ALL_VERSIONS") == "1")
-DIVERGENCES = load_divergences()
-
-
-def run_case(
-    impl_name: str, fixture: BlockFixture, case: StepCase, storage: Callable[..., StorageView]
-) -> list[Step | ClientStep]:
-    """Every step of the case on the container implementation, the oracle on its profile."""
-    impl = container_implementation(impl_name, storage=True)
-    view = storage(case.storage, fixture)
-    session = Session(view.implementation(impl), PoolStorage(view.uid))
-    try:
-        paths = {**view.paths, "nbd-socket": nbd_socket(view.paths)}
-        return [
-            session.client(step) if "nbd-client" in step else session.run(step)
-            for step in (with_paths(command, paths) for command in case.steps)
-        ]
-    finally:
-        session.close()
 
 
 @pytest.mark.parametrize("entry", RUNS, ids=[f"{case.id}-{impl}" for impl, _fx, case in RUNS])
 def test_block_case_on_version(entry: Run, storage: Callable[..., StorageView]) -> None:
     impl_name, fixture, case = entry
-    steps = run_case(impl_name, fixture, case, storage)
-    first_abstained = next((i for i, step in enumerate(steps) if step.predicted is None), len(steps))
-    wrong = [step for step in steps[:first_abstained] if not step.agrees]
-    known = DIVERGENCES.get((case.id, impl_name))
-    if known is not None:
-        if not wrong and first_abstained == len(steps) and not known.intermittent:
-            pytest.fail(f"recorded divergence no longer happens (remove it): {case.id} on {impl_name}")
-        pytest.xfail(f"{known.kind}: {known.reason}")
-    assert not wrong, "\n".join(step.describe() for step in wrong)
-    if first_abstained < len(steps):
-        pytest.skip(f"oracle abstains at step {first_abstained + 1}: {steps[first_abstained].why_not}")
+    impl = container_implementation(impl_name, storage=True)
+    run = run_case(impl, fixture, case, storage(case.storage, fixture))
+    result = result_of(fixture, case, impl, run)
+    result.rerun = f"python -m pytest -rsx '{THIS_FILE}::test_block_case_on_version[{case.id}-{impl_name}]'"
+    abstained = run.first_abstained()
+    if abstained is not None and result.known is None and run.crash is None:
+        before = [step for step in run.steps[:abstained] if not step.agrees]
+        if not before and not run.bad_data:  # what the oracle predicted agrees; the rest it does not know
+            result.status = SKIP
+            result.detail = f"not modelled at step {abstained + 1}: {run.steps[abstained].why_not}"
+    judge(result, run)
 
 
 def test_the_selection_runs_every_case_on_10_0_or_11_1() -> None:
