@@ -62,6 +62,13 @@ HARNESS_CHECK = frozenset({
 })  # fmt: skip
 
 
+# Not in a container: its "data" (what a cancelled rate-limited commit left in the base) does
+# not read back after any container run, 7.2's too, while the host's agrees: likely the base's
+# qcow2 metadata still cached when the container is removed (SIGKILL, conformance/containers.py)
+# where the host's process gets to flush. A harness gap, not a QEMU difference.
+HOST_ONLY = frozenset({"job-limited-cancel-after-wake-up-data"})
+
+
 def _turns(cases: list[StepCase]) -> dict[str, str]:
     """case id -> the suite whose turn it is ("trixie", "sid"), in fixture order."""
     return {case.id: ("sid", "trixie")[index % 2] for index, case in enumerate(cases)}
@@ -84,6 +91,8 @@ SAMPLED = {suite: _sampled(suite) for suite in ("trixie", "sid")}
 
 def _selected(impl: str, case: StepCase, every: bool) -> bool:
     family, suite = impl.split("@")
+    if case.id in HOST_ONLY:
+        return False
     if family == "qemu-system":
         return case.id in HMP and (every or case.id in BOTH_VERSIONS or HMP_TURNS[case.id] == suite)
     if suite == "bookworm":
@@ -126,13 +135,14 @@ def test_block_case_on_version(entry: Run, storage: Callable[..., StorageView]) 
 
 def test_the_selection_samples_every_fixture_file_on_10_0_and_11_1() -> None:
     ids = {case.id for _fx, case in EVERY}
-    assert ids >= BOTH_VERSIONS | HARNESS_CHECK | HMP
+    assert ids >= BOTH_VERSIONS | HARNESS_CHECK | HMP | HOST_ONLY
     ran = {(name, case.id) for name, _fx, case in runs(every=False)}
     later = {case_id for name, case_id in ran if name in ("qsd@trixie", "qsd@sid")}
     assert not later & HMP  # those run on qemu-system
     assert len([i for i in later if i.startswith(OLD_COMMAND)]) == 1
     for fx in FIXTURES:  # every fixture file on both versions, at most PER_FILE cases (and pins) each
-        eligible = [c.id for c in fx.cases if c.id not in HMP and not c.id.startswith(OLD_COMMAND)]
+        eligible = [c.id for c in fx.cases
+                    if c.id not in HMP | HOST_ONLY and not c.id.startswith(OLD_COMMAND)]  # fmt: skip
         for name in ("qsd@trixie", "qsd@sid"):
             mine = {c.id for c in fx.cases if (name, c.id) in ran}
             assert mine or len(eligible) < 2, (name, fx.cases[0].id)
@@ -143,4 +153,5 @@ def test_the_selection_samples_every_fixture_file_on_10_0_and_11_1() -> None:
     storages = {case.storage for _fx, case in EVERY if case.id in HARNESS_CHECK}
     assert storages == {"writable", "read-only-mount", "unprivileged"}
     everything = {(name, case.id) for name, _fx, case in runs(every=True)}
-    assert len(everything) == 3 * len(ids) + 2 * len(HMP)  # each qsd every case, qemu-system HMP's
+    # each qsd every case, qemu-system HMP's; none of HOST_ONLY
+    assert len(everything) == 3 * len(ids - HOST_ONLY) + 2 * len(HMP - HOST_ONLY)
