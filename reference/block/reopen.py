@@ -107,6 +107,7 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: boo
     plain = None if file_is_option else plain_entry(graph, entries)
     if plain is not None:  # one node's flags, nothing else (reference/block/reopen_plain.py)
         node, entry, flags = plain
+        stream_read_only.check_reopen(graph, [node])
         new = {node: flags}
         for child in inheriting(node)[1:]:  # the inline 'file' child, as the full path queues it
             new[child] = Flags(_kept(child, "read-only", entry), _kept(child, "auto-read-only", entry))
