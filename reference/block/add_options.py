@@ -19,6 +19,7 @@ so whether those were given or inherited shows nowhere: only their values are ke
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from reference.block.errors import NotModelled
 from reference.block.node import Node
@@ -67,7 +68,21 @@ def resolve(opts: QDict, inherited: dict[str, bool], child_of_format: bool) -> N
 
 def open_options(opts: QDict, parent: NodeOptions | None) -> NodeOptions:
     """blockdev-add: parent is the node's that opens it with itself (None: opened on its own)."""
+    if "cache" not in opts and "discard" not in opts and "detect-zeroes" not in opts:
+        # none of its own: what resolve() gives then depends on the parent's cache alone
+        return _PLAIN[parent.cache if parent is not None else None]
     return resolve(opts, parent.passed_down() if parent else {}, parent is not None)
+
+
+# open_options() of options without cache, discard and detect-zeroes, by the parent's cache (None: no parent).
+_PLAIN: dict[tuple[bool, bool] | None, NodeOptions] = {
+    None: resolve(QDict(), {}, False),
+    **{
+        (direct, no_flush): resolve(QDict(), {"direct": direct, "no-flush": no_flush}, True)
+        for direct in (False, True)
+        for no_flush in (False, True)
+    },
+}
 
 
 def zeroes_error(options: NodeOptions) -> str | None:
@@ -83,6 +98,13 @@ def apply(node: Node, options: NodeOptions) -> None:
     node.cache_direct, node.cache_no_flush = options.cache
     node.cache_given, node.detect_zeroes = options.cache_given, options.detect_zeroes
     node.discard = options.discard
+
+
+def node_fields(options: NodeOptions) -> dict[str, Any]:
+    """What apply() sets, as Node() keywords: a new node takes them without a stamped write each."""
+    direct, no_flush = options.cache
+    return {"cache_direct": direct, "cache_no_flush": no_flush, "cache_given": options.cache_given,
+            "detect_zeroes": options.detect_zeroes, "discard": options.discard}  # fmt: skip
 
 
 def leftover_error(driver: str, opts: QDict) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reference.block.add_options import NodeOptions, apply, leftover_error, open_options, zeroes_error
+from reference.block.add_options import NodeOptions, leftover_error, node_fields, open_options, zeroes_error
 from reference.block.devices import Devices
 from reference.block.errors import BlockError, NotModelled
 from reference.block.guest_writes import GuestWrites
@@ -139,13 +139,14 @@ class BlockGraph:
             check_new_name(name, {node.name for node in self.nodes}, self.profile)
         else:
             name = self.next_auto_name()
-        node = Node(name, not isinstance(opts.get("node-name"), str), driver, "", *_flags(flags))
-        node.auto_number = self._auto_names - 1 if node.auto_named else None
-        node.read_only_explicit = "read-only" in opts
-        node.auto_read_only_explicit = "auto-read-only" in opts
-        node.inherits_from = parent
-        node.inactive = self.devices.incoming
-        apply(node, options)
+        auto_named = not isinstance(opts.get("node-name"), str)
+        # set as the node is made: each write after it would stamp the node anew
+        node = Node(
+            name, auto_named, driver, "", *_flags(flags),
+            auto_number=self._auto_names - 1 if auto_named else None,
+            read_only_explicit="read-only" in opts, auto_read_only_explicit="auto-read-only" in opts,
+            inherits_from=parent, inactive=self.devices.incoming, **node_fields(options),
+        )  # fmt: skip
         self.nodes.append(node)
         created.append(node)
         if driver == "file":

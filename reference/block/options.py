@@ -43,9 +43,9 @@ def driver_of(opts: QDict) -> str:
     assert isinstance(driver, str), "the input visitor checked 'driver'"
     if driver not in MODELLED_OPTIONS:
         raise NotModelled(f"blockdev-add: driver {driver} is not modelled")
-    extra = sorted(set(opts.keys()) - MODELLED_OPTIONS[driver])
+    extra = opts.unordered_keys() - MODELLED_OPTIONS[driver]  # QEMU's hash order not needed: min() names one
     if extra:
-        raise NotModelled(f"blockdev-add: {driver} option {extra[0]} is not modelled")
+        raise NotModelled(f"blockdev-add: {driver} option {min(extra)} is not modelled")
     return driver
 
 
@@ -59,7 +59,11 @@ def resolve_flags(opts: QDict, inherited: Flags) -> Flags:
     read_only = opts.get("read-only") if "read-only" in opts else inherited.read_only
     auto_read_only = opts.get("auto-read-only") if "auto-read-only" in opts else inherited.auto_read_only
     assert isinstance(read_only, bool) and isinstance(auto_read_only, bool)
-    return Flags(read_only, auto_read_only)
+    return _FLAGS[read_only, auto_read_only]
+
+
+# Every Flags value made once: a frozen dataclass's __init__ costs more than the lookup.
+_FLAGS = {(ro, aro): Flags(ro, aro) for ro in (False, True) for aro in (False, True)}
 
 
 def text_option(opts: QDict, key: str) -> str:

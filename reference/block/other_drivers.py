@@ -144,7 +144,9 @@ def _length(node: Node) -> int:
 
 def record_options(node: Node, opts: QDict) -> None:
     """Keep the options a reopen may not change; null-co's size is its disk's."""
-    node.sticky_options = {key: opts.get(key) for key in STICKY.get(node.driver, ()) if key in opts}
+    sticky: dict[str, object] = {key: opts.get(key) for key in STICKY.get(node.driver, ()) if key in opts}
+    if sticky or node.sticky_options:  # a new empty dict over an empty one would only stamp the node
+        node.sticky_options = sticky
     if node.driver == "null-co" and "size" in opts:
         size = opts.get("size")
         assert isinstance(size, int), "the input visitor checked 'size'"

@@ -12,7 +12,7 @@ QNull and QDict get classes of their own: None is too easy to confuse with
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, ItemsView, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 from reference.qobject.patterns import Wildcard
@@ -146,6 +146,10 @@ class QDict:
         """QEMU's key order and a read-only view of the values: items() without building pairs."""
         order = self._order
         return order if order is not None else self._ordered(), self._values
+
+    def unordered_keys(self) -> KeysView[str]:
+        """The keys in insertion order, for readers whose outcome does not depend on QEMU's order."""
+        return self._values.keys()
 
     def unordered_items(self) -> ItemsView[str, QObject]:
         """The members in insertion order, for readers whose outcome does not depend on QEMU's order."""

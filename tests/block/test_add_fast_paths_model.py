@@ -1,0 +1,71 @@
+"""blockdev-add's shortcuts agree with the long ways they stand for.
+
+open_options() answers options without cache, discard and detect-zeroes from a
+table; resolve_flags() hands out shared Flags; a new node takes its cache,
+discard, detect-zeroes and flags as Node() keywords instead of apply()'s
+writes; driver_of() finds an unmodelled option without QEMU's key order. Each
+is checked here against the full computation over every input it can see.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from reference.block.add_options import NodeOptions, apply, node_fields, open_options, resolve
+from reference.block.errors import NotModelled
+from reference.block.node import Node
+from reference.block.options import Flags, driver_of, resolve_flags
+from reference.qobject.values import QDict
+
+BOOLS = (False, True)
+PARENTS = [None, *(NodeOptions((d, n), frozenset(), "off", "ignore") for d in BOOLS for n in BOOLS)]
+# Options a node may carry (the fast path is taken only without all three of the last keys).
+CHOICES: dict[str, list[object]] = {
+    "driver": ["file"],
+    "cache": [None, QDict({}), QDict({"direct": True}), QDict({"no-flush": False, "direct": False})],
+    "discard": [None, "unmap", "ignore"],
+    "detect-zeroes": [None, "off", "unmap"],
+}
+
+
+def options_of(choice: dict[str, object]) -> QDict:
+    return QDict({key: value for key, value in choice.items() if value is not None})  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("parent", PARENTS, ids=repr)
+def test_open_options_agrees_with_resolve(parent: NodeOptions | None) -> None:
+    for values in itertools.product(*CHOICES.values()):
+        opts = options_of(dict(zip(CHOICES, values, strict=True)))
+        full = resolve(opts, parent.passed_down() if parent else {}, parent is not None)
+        assert open_options(opts, parent) == full, opts
+
+
+def test_node_fields_are_what_apply_sets() -> None:
+    caches: list[object] = CHOICES["cache"]
+    for parent, cache in itertools.product(PARENTS, caches):
+        opts = options_of({"driver": "file", "cache": cache, "discard": "unmap", "detect-zeroes": "unmap"})
+        options = open_options(opts, parent)
+        applied = Node("n", False, "file", "", False, False)
+        apply(applied, options)
+        made = Node("n", False, "file", "", False, False, **node_fields(options))
+        fields = ("cache_direct", "cache_no_flush", "cache_given", "detect_zeroes", "discard")
+        assert [getattr(made, f) for f in fields] == [getattr(applied, f) for f in fields]
+
+
+def test_resolve_flags_agrees_with_a_new_flags() -> None:
+    for ro, aro, given_ro, given_aro in itertools.product((False, True), repeat=4):
+        opts = QDict({"read-only": ro} if given_ro else {})
+        if given_aro:
+            opts.put("auto-read-only", aro)
+        inherited = Flags(not ro, not aro)
+        expected = Flags(ro if given_ro else not ro, aro if given_aro else not aro)
+        assert resolve_flags(opts, inherited) == expected
+
+
+def test_driver_of_names_the_first_unmodelled_option_in_sorted_order() -> None:
+    assert driver_of(QDict({"driver": "file", "filename": "/x", "node-name": "n"})) == "file"
+    opts = QDict({"driver": "file", "filename": "/x", "zz-option": 1, "aa-option": 2})
+    with pytest.raises(NotModelled, match="file option aa-option is not modelled"):
+        driver_of(opts)
