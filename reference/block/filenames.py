@@ -23,7 +23,8 @@ def backing_overridden(node: Node) -> bool:
 
 
 def display_filename(node: Node) -> str:
-    from reference.block import other_query  # its names are built from this module's
+    # here: its names are built from this module's ("import ... as": no Python-level fromlist step)
+    import reference.block.other_query as other_query
 
     if other_query.special(node):
         return other_query.special_filename(node)
@@ -38,7 +39,7 @@ def display_filename(node: Node) -> str:
 
 
 def open_options(node: Node) -> QDict:
-    from reference.block import other_query
+    import reference.block.other_query as other_query
 
     if other_query.special(node):
         return other_query.special_options(node)

@@ -16,8 +16,8 @@ from typing import Any
 from reference.qobject.json_writer import quote, to_json
 from reference.qobject.values import FrozenQDict, QObject, qemu_order
 
-# Picks a template's texts, in its order, from the builder's list of them.
-Pick = Callable[[list[str]], tuple[str, ...]]
+# Writes an object's text from the builder's texts of its varying members (in schema order).
+Fill = Callable[[list[str]], str]
 
 
 class Templates:
@@ -32,7 +32,7 @@ class Templates:
         # Every object written here takes these members' values from this very dict.
         self.constants = constants
         self.by_shape: dict[Hashable, tuple[int, str | None]] = {}
-        self.positional: dict[Hashable, tuple[str, Pick, int]] = {}
+        self.positional: dict[Hashable, tuple[Fill, int]] = {}
 
     def freeze(self, values: dict[str, QObject], texts: dict[str, str], shape: Hashable) -> FrozenQDict:
         """`values` as a FrozenQDict with its text written: `texts` holds each varying member's JSON text."""
@@ -64,32 +64,48 @@ class Templates:
         if compiled is None:
             values = make(recipe)
             compiled = self.positional[shape] = self._compile_positional(tuple(values))
-            template, pick, slots = compiled
+            fill, slots = compiled
             assert len(texts) == slots, f"shape {shape!r}: {len(texts)} texts for {slots} varying members"
             frozen = FrozenQDict(values)
-            frozen.text = template % pick(texts)
+            frozen.text = fill(texts)
             return frozen
-        template, pick, slots = compiled
+        fill, slots = compiled
         assert len(texts) == slots, f"shape {shape!r} stands for other keys"
-        return FrozenQDict.deferred(template % pick(texts), make, recipe)
+        return FrozenQDict.deferred(fill(texts), make, recipe)
 
-    def _compile_positional(self, keys: tuple[str, ...]) -> tuple[str, Pick, int]:
-        """A %s template in QEMU's order, what picks the texts for it, and how many it takes."""
+    def _compile_positional(self, keys: tuple[str, ...]) -> tuple[Fill, int]:
+        """What writes the text in QEMU's order from the builder's texts, and how many it takes.
+
+        The text's literal pieces stand between the slots: filling is a slice
+        assignment and a join (a % template would be parsed again each time).
+        """
         varying = [key for key in keys if key not in self.constants]
-        members, picked = [], []
-        for key in qemu_order(keys):
-            literal = (quote(key) + ": ").replace("%", "%%")  # a name's % is literal
+        pieces, picked = ["{"], []
+        for index, key in enumerate(qemu_order(keys)):
+            literal = (", " if index else "") + quote(key) + ": "
             if key in self.constants:
-                members.append(literal + to_json(self.constants[key]).replace("%", "%%"))
+                pieces[-1] += literal + to_json(self.constants[key])
             else:
-                members.append(literal + "%s")
+                pieces[-1] += literal
+                pieces.append("")  # the slot, then the literal after it
+                pieces.append("")
                 picked.append(varying.index(key))
-        pick: Pick
-        if len(picked) > 1:
-            pick = itemgetter(*picked)
-        else:  # itemgetter of one gives no tuple, of none is no getter
-            pick = lambda texts: tuple(texts[index] for index in picked)  # noqa: E731
-        return "{" + ", ".join(members) + "}", pick, len(varying)
+        pieces[-1] += "}"
+        if not picked:
+            text = pieces[0]
+            return (lambda texts: text), 0
+        pick = itemgetter(*picked)
+        if len(picked) == 1:
+            (only,) = picked
+            before, after = pieces[0], pieces[2]
+            return (lambda texts: before + texts[only] + after), 1
+
+        def fill(texts: list[str]) -> str:
+            parts = pieces.copy()
+            parts[1::2] = pick(texts)
+            return "".join(parts)
+
+        return fill, len(varying)
 
     def _compile(self, keys: tuple[str, ...]) -> str | None:
         if any("(" in key or ")" in key for key in keys):

@@ -3,8 +3,9 @@
 open_options() answers options without cache, discard and detect-zeroes from a
 table; resolve_flags() hands out shared Flags; a new node takes its cache,
 discard, detect-zeroes and flags as Node() keywords instead of apply()'s
-writes; driver_of() finds an unmodelled option without QEMU's key order. Each
-is checked here against the full computation over every input it can see.
+writes; driver_of() finds an unmodelled option without QEMU's key order; a
+template's text is filled by a join. Each is checked here against the full
+computation (the JSON writer's, for the texts).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import pytest
 
 from reference.block.add_options import NodeOptions, apply, node_fields, open_options, resolve
 from reference.block.errors import NotModelled
+from reference.block.json_templates import Templates
 from reference.block.node import Node
 from reference.block.options import Flags, driver_of, resolve_flags
-from reference.qobject.values import QDict
+from reference.qobject.json_writer import to_json
+from reference.qobject.values import QDict, QObject
 
 BOOLS = (False, True)
 PARENTS = [None, *(NodeOptions((d, n), frozenset(), "off", "ignore") for d in BOOLS for n in BOOLS)]
@@ -69,3 +72,16 @@ def test_driver_of_names_the_first_unmodelled_option_in_sorted_order() -> None:
     opts = QDict({"driver": "file", "filename": "/x", "zz-option": 1, "aa-option": 2})
     with pytest.raises(NotModelled, match="file option aa-option is not modelled"):
         driver_of(opts)
+
+
+@pytest.mark.parametrize("varying", [0, 1, 2, 5])
+def test_template_fill_writes_what_the_writer_writes(varying: int) -> None:
+    constants: dict[str, QObject] = {"c-one": 1, "c%two": "100%", "c-three": True}
+    values: dict[str, QObject] = {f"v{index}": f"x%s{index}" for index in range(varying)}
+    templates = Templates(constants)
+    make = lambda recipe: {**recipe, **constants}  # noqa: E731
+    first = templates.deferred([to_json(v) for v in values.values()], varying, make, values)
+    other = {key: f'{value}"y' for key, value in values.items()}
+    second = templates.deferred([to_json(v) for v in other.values()], varying, make, other)
+    assert first.text == to_json(QDict({**values, **constants}))
+    assert second.text == to_json(QDict({**other, **constants}))
