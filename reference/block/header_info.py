@@ -54,6 +54,25 @@ def header_info(header: ImageFacts) -> HeaderInfo:
     return HeaderInfo(values, tuple(texts), shape, specific)
 
 
+# The infos made per header object: a header the harness read once (the facts it serves again,
+# a chain's base opened from every add's top) is made into members once. Each entry holds its
+# header, so an id is not reused while it is kept.
+_made: dict[int, tuple[ImageFacts, HeaderInfo]] = {}
+_MADE_LIMIT = 256
+
+
+def kept_header_info(header: ImageFacts) -> HeaderInfo:
+    """header_info(header), made once per header object (ImageFacts is frozen)."""
+    kept = _made.get(id(header))
+    if kept is not None and kept[0] is header:
+        return kept[1]
+    info = header_info(header)
+    if len(_made) >= _MADE_LIMIT:  # headers read anew (after jobs, fuzzed) must not grow it without bound
+        _made.clear()
+    _made[id(header)] = (header, info)
+    return info
+
+
 # ImageInfoSpecific by content: images made by one qemu-img mostly share it (qcow2's compat,
 # refcount bits, compression type...), so a header read anew seldom needs it written again.
 _shared: dict[str, FrozenQDict] = {}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference.block.header_info import HeaderInfo, header_info
+from reference.block.header_info import HeaderInfo, kept_header_info
 from reference.block.storage import FileFacts, ImageFacts
 
 # Stamps are unique across all nodes and only grow: a node's stamp says when it last changed.
@@ -96,7 +96,7 @@ class Node:
         if name in IMAGE_ATTRIBUTES:
             attributes["image_stamp"] = stamp
             if name == "image":  # what the answers show of the header is made as it is read
-                attributes["header_info"] = header_info(value) if isinstance(value, ImageFacts) else None
+                attributes["header_info"] = kept_header_info(value) if isinstance(value, ImageFacts) else None
 
     def __post_init__(self) -> None:
         # A new node (its fields set by _unstamped_init's __init__): one stamp, its header's info made.
@@ -104,7 +104,7 @@ class Node:
         attributes = self.__dict__
         attributes["stamp"] = attributes["image_stamp"] = _latest_stamp = _latest_stamp + 1
         image = attributes["image"]
-        attributes["header_info"] = header_info(image) if isinstance(image, ImageFacts) else None
+        attributes["header_info"] = kept_header_info(image) if isinstance(image, ImageFacts) else None
 
     def header(self) -> HeaderInfo | None:
         """The header's members of ImageInfo (None: no header), made when `image` was set."""
