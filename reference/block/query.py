@@ -171,8 +171,9 @@ def build_device_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fr
     depth = 0 if flat else chain_depth(node)
     image = image_info(node, flat, profile, deep)
     name = shown_name(node)  # a self-named node's by its #block counter, where the model knows it
-    # the varying members' texts in schema order (device_values' order)
-    texts = [filename_json, to_json(name) if node.auto_named else quote(node.name),
+    # the varying members' texts in schema order (device_values' order); a made-up name is a
+    # Wildcard, which the writer shows as its repr
+    texts = [filename_json, repr(name) if node.auto_named else quote(node.name),
              "true" if node.read_only else "false", quote(node.driver)]  # fmt: skip
     shape = 0
     backing_file = None
