@@ -307,6 +307,26 @@ The "oracle alone, best of 7" chain figures did not follow (main 117 / 128 / 120
 with qsd's own figure (1195-1736 µs for the chain). Still left in the chain add: Node()
 ~3 µs each (the twin dataclass's __init__; a dict-copy fill measured no faster),
 build_ahead ~40 µs of which ~14 µs are the four ImageInfos.
+
+An idle machine, and an untimed warm-up (2026-11-26, ~19:00; load average 0.5-0.8, nothing
+else running). Each round now starts with an untimed query-version on its side (WARM_UP
+below): the first command after the other side's round paid for the switch. Three runs each,
+in-round ratios per run:
+
+    step                      no warm-up              with warm-up
+    blockdev-add file         11.0 / 10.3 / 10.3%      9.0 /  8.6 /  8.8%
+    blockdev-add raw           9.6 / 10.8 / 11.6%      9.9 / 10.1 / 10.1%
+    blockdev-add qcow2 chain  11.0 / 11.0 / 10.9%     13.1 / 12.0 / 11.8%
+    query after chain add      6.3 /  5.7 /  6.3%      6.4 /  6.3 /  6.1%
+    every other step           4.4 - 9.4%              4.7 - 9.7%
+
+On an idle machine qsd is faster (chain add ~1320-1430 µs) and the oracle's in-round figures
+do not shrink with it: the chain add is 100-130 µs alone (best of 7, 7.6-9.4%) but 150-200 µs
+in a round, whose reps are bimodal from round to round (~105 µs in some rounds, ~165 µs in
+others, with single 300-400 µs reps: collections of the model's large heap, which a
+gc.freeze() after loading cut only from ~158 to ~147 µs). The first rep of blockdev-add file
+is still 140-200 µs (the warm-up is outside the block layer on purpose). So: the chain add
+and the raw add miss the target in-round on an idle machine (~12% and ~10%); alone they meet it.
 """
 
 from __future__ import annotations
@@ -488,8 +508,17 @@ class Qemu:
         return reply
 
 
+# Sent untimed at each round's start, on both sides: the round's first command, right after
+# the other side's round, pays for caches the switch left cold (240-330 µs against 33-60 µs for
+# the oracle), a cost of alternating rounds rather than of any step. A command outside the block
+# layer, so that no block path is warmed.
+WARM_UP: Step = ("query-version", command("query-version"), None)
+
+
 def run_round(steps: list[list[Step]], repeat: int, send: Callable[[Step], bytes]) -> dict[str, list[float]]:
     times: dict[str, list[float]] = defaultdict(list)
+    if b'"return"' not in send(WARM_UP):
+        raise SystemExit("query-version failed")
     for cycle in steps:
         for _ in range(repeat):
             for step in cycle:
