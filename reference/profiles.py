@@ -86,6 +86,10 @@ class Profile:
     # A stream of a read-only device makes it read-only again when it ends (7.2); 10.0 and 11.1
     # leave it read-write (reference/block/stream_read_only.py).
     stream_restores_read_only: bool = True
+    # A rate-limited block job woken early (resume, a raised speed) copies one more chunk before
+    # it sleeps again (7.2); from 8.0 on it sleeps out the rest of its delay, so a slow commit
+    # stays at its first chunk (seen on qsd@trixie and qsd@sid: reference/block/rate_limited_commit.py).
+    limited_job_wake_up_copies: bool = True
 
 
 QEMU_7_2 = Profile(
@@ -113,6 +117,7 @@ _AFTER_8 = {
     "main_loop_disks_move": True,
     "mirror_bitmap_on_filter": True,
     "stream_restores_read_only": False,
+    "limited_job_wake_up_copies": False,
 }
 
 # x-blockdev-reopen (4.0 to 6.0; renamed blockdev-reopen, with a list of entries, in 6.1).

@@ -62,8 +62,9 @@ class ManualCommitJob:
 class RateLimitedCommitJob:
     """A non-active commit started with a small speed (verified on qsd 7.2): it copies a chunk
     of at most 512 KiB, then sleeps for hours. Each wake-up (resume, a raised speed) copies
-    one more chunk; whether the first chunk was copied before the first pause is a race, so its
-    offset is one of two chunk ends (any integer where the data does not start at offset 0)."""
+    one more chunk (7.2; from 8.0 on it sleeps on after the first chunk); whether the first
+    chunk was copied before the first pause is a race, so its offset is one of two chunk ends
+    (any integer where the data does not start at offset 0)."""
 
     job_id: str
     base: Node
@@ -78,12 +79,16 @@ class RateLimitedCommitJob:
     wakeups: int = 1  # chunks the job may have copied so far
     paused: bool = False
     ends: tuple[int, ...] = ()  # where each chunk ends, if the data is one run from offset 0
+    wake_up_copies: bool = True  # the profile's limited_job_wake_up_copies (False from 8.0 on)
+    first_chunk_certain: bool = False  # woken once on 8.0 on: the first chunk's race is over
 
     def offsets(self) -> QObject:
         """Where the job got to: `wakeups` chunks, or one fewer (the first chunk's race)."""
         if not self.ends:
             return ANY_INT
         done = [0, *self.ends]
+        if self.first_chunk_certain:
+            return done[self.wakeups]
         return one_of(done[self.wakeups - 1], done[self.wakeups])
 
     @property

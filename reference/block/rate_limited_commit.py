@@ -1,4 +1,4 @@
-"""A non-active block-commit with a speed limit (QEMU 7.2), pinned on qsd and qemu-system 7.2.
+"""A non-active block-commit with a speed limit, pinned on qsd and qemu-system 7.2, qsd 10.0 and 11.1.
 
 The commit copies the data above the base in chunks of at most 512 KiB (its
 buffer) and, after each chunk it copied, sleeps for as long as the speed
@@ -10,6 +10,10 @@ sleep, so the offset of a job that was paused is one of two chunk ends
 (where the data is one run from offset 0; elsewhere unallocated stretches add
 pause points, and the model says any integer). After that each wake-up copies
 exactly one chunk before the job can pause or notice a cancel.
+From 8.0 on (the profile's limited_job_wake_up_copies false; seen on qsd 10.0
+and 11.1) a woken job works out its delay again and sleeps on: a wake-up
+only lets it copy the first chunk if the race left it uncopied, so after one
+it is at the first chunk's end for certain, however often it is woken.
 Waking a paused job whose speed was set to 0 runs it to the end: the
 completion events follow the reply. Cancelling it (block-job-cancel with or
 without force, job-cancel) aborts it: "running" first if it was paused, then
@@ -72,11 +76,16 @@ def start(
     return RateLimitedCommitJob(
         job_id, base, _size(top), speed, args.get("auto-finalize") is not False,
         args.get("auto-dismiss") is not False, len(pieces), min(pieces), finalize, {}, ends=ends,
+        wake_up_copies=graph.profile.limited_job_wake_up_copies,
     )  # fmt: skip
 
 
 def wake(job: RateLimitedCommitJob) -> None:
-    """The job copies one more chunk; it must still have data left to sleep on afterwards."""
+    """The job copies one more chunk; it must still have data left to sleep on afterwards.
+    From 8.0 on it copies only a first chunk it had not copied yet, then sleeps out its delay."""
+    if not job.wake_up_copies:
+        job.first_chunk_certain = True
+        return
     job.wakeups += 1
     if job.wakeups >= job.chunks:
         raise NotModelled("waking a rate-limited commit that may reach its end is not modelled")
