@@ -90,6 +90,11 @@ class Profile:
     # it sleeps again (7.2); from 8.0 on it sleeps out the rest of its delay, so a slow commit
     # stays at its first chunk (seen on qsd@trixie and qsd@sid: reference/block/rate_limited_commit.py).
     limited_job_wake_up_copies: bool = True
+    # Whether a zero write's may-unmap flag needs discard=unmap on the node it is sent to as well
+    # as on each node below it that it passes through: 7.2 checks only the nodes below (so HMP
+    # qemu-io `write -z -u` on a qcow2 node frees its clusters whatever the node's discard); 10.0
+    # and 11.1 check the node written to too (reference/block/qcow2_hosting.py; compress-filter.json).
+    zero_unmap_own_discard: bool = False
 
 
 QEMU_7_2 = Profile(
@@ -118,6 +123,8 @@ _AFTER_8 = {
     "mirror_bitmap_on_filter": True,
     "stream_restores_read_only": False,
     "limited_job_wake_up_copies": False,
+    # Seen on qemu-system 10.0.13 and 11.1.3 (compress-filter.json compress-filter-unmap-*).
+    "zero_unmap_own_discard": True,
 }
 
 # x-blockdev-reopen (4.0 to 6.0; renamed blockdev-reopen, with a list of entries, in 6.1).

@@ -3,7 +3,9 @@
 A file's bytes are read directly; a qcow2 image's own layer is what
 `qemu-img map` shows present at depth 0, its bytes read through qemu-img
 with the backing cut off, so the oracle sees clusters as QEMU stored them.
-Each fact is a list of (offset, length, byte) runs of one value.
+Each fact is a list of (offset, length, byte) runs of one value. Which of
+the layer's ranges have a host offset, plain or compressed, comes from the
+same map (qemu-img shows compressed data without an offset).
 """
 
 from __future__ import annotations
@@ -53,8 +55,23 @@ def qcow2_layer(path: str) -> list[tuple[int, int, int]]:
     return runs
 
 
+def qcow2_hosting(path: str) -> list[tuple[int, int, str]]:
+    """The image's own ranges with a host offset: plain where qemu-img map gives the offset
+    (data, or a preallocated zero cluster), compressed where it shows data without one."""
+    extents = json.loads(_run(["qemu-img", "map", "-U", "--output=json", path]))
+    hosted = []
+    for e in extents:
+        if e["depth"] == 0 and e.get("present", e["data"]) and ("offset" in e or e["data"]):
+            hosted.append((e["start"], e["length"], "plain" if "offset" in e else "compressed"))
+    return hosted
+
+
 class ContentStorage:
-    """A mixin for HostStorage: the ContentFacts the oracle's reads need."""
+    """A mixin for HostStorage: the ContentFacts the oracle's reads need, and the HostingFacts
+    its compressed writes need (reference/block/qcow2_hosting.py)."""
 
     def content(self, path: str, fmt: str) -> list[tuple[int, int, int]]:
         return qcow2_layer(path) if fmt == "qcow2" else file_content(path)
+
+    def hosting(self, path: str) -> list[tuple[int, int, str]]:
+        return qcow2_hosting(path)

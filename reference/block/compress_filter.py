@@ -1,7 +1,8 @@
 """The 'compress' filter: a node over a format node that turns every data write into a compressed one.
 
-Pinned on qsd and qemu-system 7.2 (iotest 245's test_insert_compress_filter,
-fixtures/block/cases/iotest-245.json and compress-filter.json):
+Pinned on qsd and qemu-system 7.2, 10.0 and 11.1 (iotest 245's
+test_insert_compress_filter, fixtures/block/cases/iotest-245.json and
+compress-filter.json):
 
 - blockdev-add: its 'file' opens first (by name or inline, as throttle's);
   then the file's driver must write compressed data (qcow2, qcow, vmdk), else
@@ -18,7 +19,9 @@ fixtures/block/cases/iotest-245.json and compress-filter.json):
   (the rest read first) and each cluster goes to qcow2 as a compressed write,
   which fails with EIO ("write failed: Input/output error") unless the
   cluster has no host offset (reference/block/qcow2_hosting.py): once
-  written, compressed or not, a cluster takes no second compressed write.
+  written, compressed or not, a cluster takes no second compressed write
+  (a zero write frees a compressed one; whether `write -z -u` frees a plain
+  one depends on the version and the nodes' discard).
   A write that only partly fails, a zero write not on cluster boundaries and
   an image whose size is not a whole number of clusters abstain.
 - query-named-block-nodes of the filter (its backing-image is its child's)

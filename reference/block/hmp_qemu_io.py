@@ -53,6 +53,7 @@ from reference.block.permissions import (
     first_conflict,
     users_of,
 )
+from reference.block.qcow2_hosting import unmap_reaches
 from reference.block.qemu_io_report import OutputLine, pattern_failed, report
 
 WRITES = frozenset({"write", "aio_write"})
@@ -143,7 +144,16 @@ def _lands(graph: BlockGraph, root: Node, request: Request) -> bool:
         graph.storage, hosting, target, request.length, request.zeros
     ):
         return False
-    hosting.note_write(target.image, target.offset, request.length, request.zeros, request.unmap)
+    unmap = request.unmap and unmap_reaches(graph.profile, root, target.image)
+    hosting.note_write(
+        graph.storage,
+        target.image,
+        target.offset,
+        request.length,
+        zeros=request.zeros,
+        unmap=unmap,
+        compressed=target.compressed,
+    )
     return True
 
 

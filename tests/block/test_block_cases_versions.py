@@ -54,6 +54,7 @@ BOTH_VERSIONS = frozenset({
     "reopen-245-jobs-stream-3",  # 11.1: copy-on-read's child is its 'file'
     "job-control-pause-resume-cancel",  # limited_job_wake_up_copies: resumes
     "job-control-running-cancel-set-speed",  # and a raised speed
+    "compress-filter-unmap-own-discard",  # zero_unmap_own_discard
 })  # fmt: skip
 OLD_COMMAND = "x-blockdev-reopen-"
 # 7.2 in a container: a writable, a read-only-mount and an unprivileged view, NBD clients

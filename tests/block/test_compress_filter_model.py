@@ -17,8 +17,10 @@ from reference.block.graph import BlockGraph
 from reference.block.qemu_io_report import report
 from reference.block.query import image_info
 from reference.block.storage import ImageFacts
+from reference.profiles import PROFILES
 
 K = 1 << 10
+M = 1 << 20
 EIO = ["write failed: Input/output error"]
 
 
@@ -109,16 +111,103 @@ def test_what_the_model_cannot_tell_abstains() -> None:
         io(g, "compress0", "write -P 0x11 0 128k")
 
 
-def test_zeros_through_the_filter_pass_on_and_free_a_compressed_cluster_unknowably() -> None:
+def test_zeros_through_the_filter_pass_on_and_free_a_compressed_cluster() -> None:
     g = with_filter()
     io(g, "hd0", "write -z -u 0 64k")
     assert io(g, "compress0", "write -P 0x11 0 64k")[1] == wrote(0, 64 * K)
     assert io(g, "compress0", "write -z 0 64k")[1] == wrote(0, 64 * K)
     assert reads_as(g, "hd0", 0, 64 * K, 0)
-    with pytest.raises(NotModelled):  # zeros over a compressed cluster free it; over a plain one not
-        io(g, "compress0", "write -P 0x11 0 64k")
+    # a compressed cluster cannot be zeroed in place: it is freed and takes a compressed write
+    assert io(g, "compress0", "write -P 0x12 0 64k")[1] == wrote(0, 64 * K)
     with pytest.raises(NotModelled):  # its edges would go compressed
         io(g, "compress0", "write -z 0 4k")
+
+
+class HostedStorage(CompressStorage):
+    """CompressStorage that says which ranges have a host offset: those the images hold, plainly."""
+
+    def hosting(self, path: str) -> list[tuple[int, int, str]]:
+        return [(offset, length, "plain") for offset, length, _byte in self.held[path]]
+
+
+def hosted_filter(profile: str = "7.2", **hd0: Any) -> BlockGraph:
+    """hd0 (qcow2, options hd0) with compress0 over it, on a profile's rules."""
+    g = BlockGraph(HostedStorage(), PROFILES[profile])
+    run(g, "blockdev-add", **hd(0, **hd0))
+    run(g, "blockdev-add", driver="compress", node_name="compress0", file="hd0")
+    return g
+
+
+def test_a_held_plain_cluster_takes_no_compressed_write_and_keeps_its_host_under_write_z() -> None:
+    g = hosted_filter()
+    assert io(g, "compress0", "write -P 0x11 0 64k")[1] == EIO
+    assert io(g, "compress0", "write -P 0x11 1M 64k")[1] == wrote(M, 64 * K)  # not held: none
+    io(g, "hd0", "write -z 0 64k")  # zeroed in place: it keeps its host cluster
+    assert io(g, "compress0", "write -P 0x11 0 64k")[1] == EIO
+    assert reads_as(g, "hd0", 0, 64 * K, 0)
+
+
+@pytest.mark.parametrize(("profile", "discard", "freed"), [
+    ("7.2", None, True),  # 7.2 does not ask the node written to
+    ("7.2", "unmap", True),
+    ("10.0", None, False),  # 10.0 and 11.1 do: its default discard=ignore keeps the host cluster
+    ("10.0", "unmap", True),
+    ("11.1", None, False),
+])  # fmt: skip
+def test_write_z_u_on_the_qcow2_node_frees_as_the_version_and_its_discard_say(
+    profile: str, discard: str | None, freed: bool
+) -> None:
+    g = hosted_filter(profile, **({"discard": discard} if discard else {}))
+    assert io(g, "hd0", "write -z -u 0 64k")[1] == wrote(0, 64 * K)
+    answer = io(g, "compress0", "write -P 0x11 0 64k")[1]
+    assert answer == (wrote(0, 64 * K) if freed else EIO)
+    assert reads_as(g, "hd0", 0, 64 * K, 0x11 if freed else 0)
+
+
+@pytest.mark.parametrize(("profile", "raw", "qcow2", "freed"), [
+    ("7.2", None, None, True),  # the qcow2 child inherits 'unmap'; 7.2 asks only it
+    ("7.2", "unmap", "ignore", False),
+    ("10.0", None, None, False),  # 10.0 asks the raw node too
+    ("10.0", "unmap", None, True),
+    ("10.0", "unmap", "ignore", False),
+])  # fmt: skip
+def test_write_z_u_through_a_raw_node_needs_unmap_on_the_nodes_that_check_it(
+    profile: str, raw: str | None, qcow2: str | None, freed: bool
+) -> None:
+    g = BlockGraph(HostedStorage(), PROFILES[profile])
+    inline = hd(0, **({"discard": qcow2} if qcow2 else {}))
+    run(g, "blockdev-add", driver="raw", node_name="hd", file=inline, **({"discard": raw} if raw else {}))
+    run(g, "blockdev-add", driver="compress", node_name="compress0", file="hd0")
+    io(g, "hd", "write -z -u 0 64k")
+    assert io(g, "compress0", "write -P 0x11 0 64k")[1] == (wrote(0, 64 * K) if freed else EIO)
+
+
+class CompressedStorage(CompressStorage):
+    """The images hold their ranges compressed."""
+
+    def hosting(self, path: str) -> list[tuple[int, int, str]]:
+        return [(offset, length, "compressed") for offset, length, _byte in self.held[path]]
+
+
+def test_a_held_compressed_cluster_takes_no_compressed_write_until_zeroed() -> None:
+    g = BlockGraph(CompressedStorage(), PROFILES["10.0"])
+    run(g, "blockdev-add", **hd(0))
+    run(g, "blockdev-add", driver="compress", node_name="compress0", file="hd0")
+    assert io(g, "compress0", "write -P 0x11 0 64k")[1] == EIO
+    io(g, "hd0", "write -z -u 0 64k")  # not unmapped (10.0, discard=ignore), yet freed: compressed
+    assert io(g, "compress0", "write -P 0x11 0 64k")[1] == wrote(0, 64 * K)
+
+
+def test_a_cluster_only_partly_mapped_abstains() -> None:
+    class Partly(CompressStorage):
+        def hosting(self, path: str) -> list[tuple[int, int, str]]:
+            return [(0, 32 * K, "plain")]
+
+    g = BlockGraph(Partly())
+    run(g, "blockdev-add", **hd(0))
+    run(g, "blockdev-add", driver="compress", node_name="compress0", file="hd0")
+    with pytest.raises(NotModelled):
+        io(g, "compress0", "write -P 0x11 0 64k")
 
 
 def test_query_abstains_for_the_filter_and_its_users() -> None:
