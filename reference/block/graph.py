@@ -283,6 +283,9 @@ class BlockGraph:
     def _forget(self, created: list[Node]) -> None:
         gone = set(created)
         self.nodes = [node for node in self.nodes if node not in gone]
+        for node in created:  # as _drop does, so the failed add leaves no cyclic garbage
+            node.__dict__["inherits_from"] = None
+            node.parents.clear()
         for node in self.nodes:
             for parent in node.parents:
                 if parent in gone and parent.backing is node:
@@ -347,6 +350,10 @@ class BlockGraph:
 
     def _drop(self, node: Node) -> None:
         self.nodes.remove(node)
+        # An inline child points back at the parent it inherits from: without this, each dropped
+        # chain would be cyclic garbage, freed only by the collector (~170 µs a collection).
+        # Written unstamped: a node no longer in the graph is not reported, so nothing changed.
+        node.__dict__["inherits_from"] = None
         if node.backing is not None:
             self.unblock_backing(node.backing, node)
         for child in node.children():
