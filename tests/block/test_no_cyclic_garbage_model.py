@@ -18,22 +18,25 @@ from reference.block.query import named_block_nodes
 from reference.block.storage import FileFacts, ImageFacts
 from reference.qobject.values import QDict
 
-BASE = ImageFacts("qcow2", 1 << 20, 65536)
-TOP = ImageFacts("qcow2", 1 << 20, 65536, backing_file="/base", backing_format="qcow2", full_backing_file="/base")
-BROKEN = ImageFacts("qcow2", 1 << 20, 65536, backing_file="/gone", backing_format="qcow2", full_backing_file="/gone")
+
+def over(backing: str) -> ImageFacts:
+    return ImageFacts(
+        "qcow2", 1 << 20, 65536, backing_file=backing, backing_format="qcow2", full_backing_file=backing
+    )
+
+
+IMAGES = {"/base": ImageFacts("qcow2", 1 << 20, 65536), "/top": over("/base"), "/broken": over("/gone")}
 
 
 class Storage:
-    images = {"/base": BASE, "/top": TOP, "/broken": BROKEN}
-
     def open_error(self, path: str, write: bool) -> str | None:
-        return None if path in self.images else "No such file or directory"
+        return None if path in IMAGES else "No such file or directory"
 
     def file(self, path: str) -> FileFacts:
         return FileFacts(size=1 << 18, allocated=1 << 18)
 
     def image(self, path: str) -> ImageFacts | None:
-        return self.images.get(path)
+        return IMAGES.get(path)
 
 
 @pytest.fixture
