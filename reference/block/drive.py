@@ -23,7 +23,6 @@ from typing import Any
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.node import Node
-from reference.block.options import Flags
 from reference.qobject.values import QDict, QObject
 
 EXIT_STATUS = 1  # a command-line option QEMU cannot apply: exit(1)
@@ -111,7 +110,7 @@ def open_drive(graph: BlockGraph, drive: Drive) -> Node:
     options = _resolved(graph, drive)
     try:
         # The graph's own open: -drive needs a root without a node-name, which blockdev-add refuses.
-        root = graph._open(options, Flags(), created, None)
+        root = graph.open_root(options, created)
     except (BlockError, NotModelled):
         graph._forget(created)
         raise

@@ -106,6 +106,14 @@ class Node:
         image = attributes["image"]
         attributes["header_info"] = kept_header_info(image) if isinstance(image, ImageFacts) else None
 
+    def set_unstamped(self, **values: object) -> None:
+        """Fields of a node blockdev-add is still opening (not `image`: its header info follows it).
+
+        Nothing has read such a node yet, so its writes need no stamp each;
+        the add stamps its new nodes once they all opened (stamp_opened).
+        """
+        self.__dict__.update(values)
+
     def header(self) -> HeaderInfo | None:
         """The header's members of ImageInfo (None: no header), made when `image` was set."""
         info: HeaderInfo | None = self.__dict__["header_info"]
@@ -144,6 +152,15 @@ class Node:
                     newest = deep
         self.query_cache["deep"] = (_latest_stamp, newest)
         return newest
+
+
+def stamp_opened(nodes: list[Node]) -> None:
+    """One new stamp for nodes an add opened, whose fields were set unstamped (set_unstamped)."""
+    global _latest_stamp
+    _latest_stamp += 1
+    for node in nodes:
+        attributes = node.__dict__
+        attributes["stamp"] = attributes["image_stamp"] = _latest_stamp
 
 
 def _unstamped_init() -> Callable[..., None]:

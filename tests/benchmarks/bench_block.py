@@ -612,6 +612,8 @@ def main() -> None:
 
 def report(oracle_rounds: list[dict[str, list[float]]], qemu_rounds: list[dict[str, list[float]]]) -> None:
     rounds = len(oracle_rounds)
+    # the interpreter weighs: Debian's optimised build is ~15% faster than a plain source build
+    print(f"oracle on Python {sys.version.split()[0]} ({getattr(sys, '_base_executable', sys.executable)})")
     print(f"{'step':<26} {'oracle µs':>10} {'qsd µs':>10} {'ratio':>8}   (median of {rounds} rounds)")
     for name in oracle_rounds[0]:
         o = [statistics.mean(r[name]) for r in oracle_rounds]
