@@ -70,8 +70,13 @@ def open_options(opts: QDict, parent: NodeOptions | None) -> NodeOptions:
     """blockdev-add: parent is the node's that opens it with itself (None: opened on its own)."""
     if "cache" not in opts and "discard" not in opts and "detect-zeroes" not in opts:
         # none of its own: what resolve() gives then depends on the parent's cache alone
-        return _PLAIN[parent.cache if parent is not None else None]
+        return plain_options(parent)
     return resolve(opts, parent.passed_down() if parent else {}, parent is not None)
+
+
+def plain_options(parent: NodeOptions | None) -> NodeOptions:
+    """open_options() of options without cache, discard and detect-zeroes."""
+    return _PLAIN[parent.cache if parent is not None else None]
 
 
 # open_options() of options without cache, discard and detect-zeroes, by the parent's cache (None: no parent).

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reference.block.add_options import NodeOptions, leftover_error, node_fields, open_options, zeroes_error
+from reference.block.add_options import (
+    NodeOptions,
+    leftover_error,
+    node_fields,
+    open_options,
+    plain_options,
+    zeroes_error,
+)  # fmt: skip
 from reference.block.devices import Devices
 from reference.block.errors import BlockError, NotModelled
 from reference.block.guest_writes import GuestWrites
@@ -18,7 +25,15 @@ from reference.block.job import Job
 from reference.block.names import check_new_name, lookup_error
 from reference.block.nbd import open_nbd
 from reference.block.node import Node, stamp_opened
-from reference.block.options import BACKING_DEFAULTS, FORMATS, Flags, driver_of, resolve_flags, text_option
+from reference.block.options import (
+    BACKING_DEFAULTS,
+    FORMATS,
+    PLAIN_KEYS,
+    Flags,
+    driver_of,
+    resolve_flags,
+    text_option,
+)  # fmt: skip
 from reference.block.other_drivers import FILE_FIRST, open_other, record_options
 from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import check, parent_user, users_of
@@ -136,12 +151,17 @@ class BlockGraph:
         handed: NodeOptions | None = None,
     ) -> Node:  # fmt: skip
         """handed: the options of the parent opening the node with itself (inline or from its header)."""
-        driver = driver_of(opts)
-        flags = resolve_flags(opts, inherited)
-        options = open_options(opts, handed)
+        driver = opts.get("driver")
+        plain = isinstance(driver, str) and opts.unordered_keys() <= PLAIN_KEYS.get(driver, frozenset())
+        if plain:  # nothing of its own but its name and file: what it inherits, no option to check
+            assert isinstance(driver, str)
+            flags, options = inherited, plain_options(handed)
+        else:
+            driver = driver_of(opts)
+            flags, options = resolve_flags(opts, inherited), open_options(opts, handed)
         file_first = driver in FORMATS or driver in FILE_FIRST  # opened before the node takes its name
         child = self._open_child(opts.get("file"), flags, created, options) if file_first else None
-        refused = zeroes_error(options)
+        refused = None if plain else zeroes_error(options)
         if refused:  # checked after the 'file' child opened, before the name is claimed
             raise BlockError(refused)
         name = opts.get("node-name")
@@ -181,10 +201,11 @@ class BlockGraph:
                 self._open_backing(node, opts, created, options)
             except BlockError as err:
                 raise BlockError(f"Could not open backing file: {err.desc}", err.error_class) from None
-        leftover = leftover_error(driver, opts)
-        if leftover:  # checked last, once the node and its children opened
-            raise BlockError(leftover)
-        record_options(node, opts)
+        if not plain:
+            leftover = leftover_error(driver, opts)
+            if leftover:  # checked last, once the node and its children opened
+                raise BlockError(leftover)
+            record_options(node, opts)
         return node
 
     def _open_backing(self, node: Node, opts: QDict, created: list[Node], options: NodeOptions) -> None:

@@ -30,6 +30,15 @@ MODELLED_OPTIONS: dict[str, frozenset[str]] = {
     "nbd": COMMON | {"server", "export"},
 }
 FORMATS = frozenset({"raw", "qcow2"})  # drivers with a 'file' child
+# Options with nothing of a node's own but its driver, name and file (most nodes, and every
+# node QEMU opens from a header): no flag, cache, discard or detect-zeroes of its own, nothing
+# a reopen must keep, nothing left unconsumed. blockdev-add takes them the short way
+# (tests/block/test_add_fast_paths_model.py checks it against the long one).
+PLAIN_KEYS: dict[str, frozenset[str]] = {
+    "file": frozenset({"driver", "node-name", "filename"}),
+    "raw": frozenset({"driver", "node-name", "file"}),
+    "qcow2": frozenset({"driver", "node-name", "file", "backing"}),
+}
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,17 @@ import itertools
 
 import pytest
 
+import reference.block.graph as graph_module
 from reference.block.add_options import NodeOptions, apply, node_fields, open_options, resolve
 from reference.block.errors import NotModelled
+from reference.block.graph import BlockGraph
 from reference.block.json_templates import Templates
 from reference.block.node import Node
 from reference.block.options import Flags, driver_of, resolve_flags
+from reference.block.query import named_block_nodes
+from reference.block.storage import FileFacts, ImageFacts
 from reference.qobject.json_writer import to_json
-from reference.qobject.values import QDict, QObject
+from reference.qobject.values import QDict, QObject, qnull
 
 BOOLS = (False, True)
 PARENTS = [None, *(NodeOptions((d, n), frozenset(), "off", "ignore") for d in BOOLS for n in BOOLS)]
@@ -85,3 +89,56 @@ def test_template_fill_writes_what_the_writer_writes(varying: int) -> None:
     second = templates.deferred([to_json(v) for v in other.values()], varying, make, other)
     assert first.text == to_json(QDict({**values, **constants}))
     assert second.text == to_json(QDict({**other, **constants}))
+
+
+class Files:
+    """Every path a writable file; /top.qcow2 names /base.qcow2 as its backing file."""
+
+    def open_error(self, path: str, write: bool) -> str | None:
+        return None
+
+    def file(self, path: str) -> FileFacts:
+        return FileFacts(size=1 << 20, allocated=4096)
+
+    def image(self, path: str) -> ImageFacts | None:
+        if path == "/top.qcow2":
+            return ImageFacts("qcow2", 1 << 20, 65536, backing_file="base.qcow2", backing_format="qcow2",
+                              full_backing_file="/base.qcow2")  # fmt: skip
+        return ImageFacts("qcow2", 1 << 20, 65536) if path.endswith(".qcow2") else None
+
+
+def graph_after(opts: QDict) -> tuple[list[str], list[dict[str, object]]]:
+    graph = BlockGraph(Files())
+    graph.add(opts)
+    graph.add(QDict({"driver": "file", "node-name": "other", "filename": "/raw.img"}))
+    kept = ("name", "driver", "filename", "read_only", "auto_read_only", "cache_direct", "cache_no_flush",
+            "cache_given", "detect_zeroes", "discard", "sticky_options", "auto_backing_file",
+            "read_only_explicit", "auto_read_only_explicit")  # fmt: skip
+    fields = [{key: getattr(node, key) for key in kept} for node in graph.nodes]
+    links = [f"{n.name}: {n.file_child and n.file_child.name} {n.backing and n.backing.name} "
+             f"{n.inherits_from and n.inherits_from.name}" for n in graph.nodes]  # fmt: skip
+    texts = [to_json(info) for info in named_block_nodes(graph)]
+    return links + texts, fields
+
+
+ROOTS: list[dict[str, object]] = [
+    {"driver": "file", "node-name": "n", "filename": "/raw.img"},
+    {"driver": "raw", "node-name": "n", "file": QDict({"driver": "file", "filename": "/raw.img"})},
+    {"driver": "qcow2", "node-name": "n", "file": QDict({"driver": "file", "filename": "/top.qcow2"})},
+    {"driver": "qcow2", "node-name": "n", "file": QDict({"driver": "file", "filename": "/top.qcow2"}),
+     "backing": qnull},
+    {"driver": "qcow2", "node-name": "n", "file": QDict({"driver": "file", "filename": "/top.qcow2"}),
+     "backing": QDict({"driver": "qcow2", "file": QDict({"driver": "file", "filename": "/base.qcow2"})})},
+    {"driver": "qcow2", "node-name": "n", "file": QDict({"driver": "file", "filename": "/solo.qcow2",
+                                                         "cache": QDict({"direct": True})})},
+    {"driver": "qcow2", "node-name": "n", "file": QDict({"driver": "file", "filename": "/top.qcow2"}),
+     "cache": QDict({"no-flush": True}), "read-only": True, "auto-read-only": True},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda root: str(sorted(root)))
+def test_plain_options_open_as_the_long_way(root: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nodes of PLAIN_KEYS alone skip the option checks: the same nodes and infos as with them."""
+    short = graph_after(QDict(root))  # type: ignore[arg-type]
+    monkeypatch.setattr(graph_module, "PLAIN_KEYS", {})  # every node the long way
+    assert graph_after(QDict(root)) == short  # type: ignore[arg-type]
