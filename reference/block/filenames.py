@@ -9,6 +9,7 @@ the node's filename its open options as JSON (verified on qsd 7.2).
 from __future__ import annotations
 
 from reference.block.node import Node
+from reference.block.other_roles import special
 from reference.block.raw_window import has_window
 from reference.qobject.json_writer import to_json
 from reference.qobject.values import QDict, qnull
@@ -23,10 +24,10 @@ def backing_overridden(node: Node) -> bool:
 
 
 def display_filename(node: Node) -> str:
-    # here: its names are built from this module's ("import ... as": no Python-level fromlist step)
-    import reference.block.other_query as other_query
+    if special(node):
+        # here: its names are built from this module's ("import ... as": no Python-level fromlist step)
+        import reference.block.other_query as other_query
 
-    if other_query.special(node):
         return other_query.special_filename(node)
     if node.filter_of is not None and node.file_child is None:  # a job's filter: the filtered node's name
         return display_filename(node.filter_of)
@@ -39,9 +40,9 @@ def display_filename(node: Node) -> str:
 
 
 def open_options(node: Node) -> QDict:
-    import reference.block.other_query as other_query
+    if special(node):
+        import reference.block.other_query as other_query
 
-    if other_query.special(node):
         return other_query.special_options(node)
     options = QDict()
     if backing_overridden(node):

@@ -22,17 +22,12 @@ from __future__ import annotations
 
 from reference.block.filenames import JSON_PREFIX, display_filename, open_options
 from reference.block.node import Node
-from reference.block.other_roles import OTHER_DRIVERS
+from reference.block.other_roles import special
 from reference.qobject.json_writer import to_json
 from reference.qobject.values import FrozenQDict, QDict, QObject
 
 # ImageInfo members a filter takes from the node below it
 PASSED_ON = ("virtual-size", "cluster-size", "dirty-flag")
-
-
-def special(node: Node) -> bool:
-    """Whether this module names the node (else filenames.display_filename's rules do)."""
-    return node.driver in OTHER_DRIVERS or (node.driver == "null-co" and "size" in node.sticky_options)
 
 
 def query_abstains(nodes: list[Node], profile_name: str) -> str | None:

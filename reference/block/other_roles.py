@@ -7,6 +7,11 @@ from reference.block.node import Node
 OTHER_DRIVERS = frozenset({"quorum", "blkverify", "blkdebug", "throttle", "compress"})
 
 
+def special(node: Node) -> bool:
+    """Whether reference/block/other_query.py names the node (else filenames.display_filename's rules do)."""
+    return node.driver in OTHER_DRIVERS or (node.driver == "null-co" and "size" in node.sticky_options)
+
+
 def child_role(parent: Node, child: Node) -> str:
     """The child's role under a node of these drivers, as permission errors name it."""
     if parent.driver == "quorum":

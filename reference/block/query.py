@@ -22,8 +22,8 @@ from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.json_templates import Templates
 from reference.block.node import Node
-from reference.block.other_query import data_children, query_abstains, special, special_image_info
-from reference.block.other_roles import OTHER_DRIVERS, attach_order, child_role
+from reference.block.other_query import data_children, query_abstains, special_image_info
+from reference.block.other_roles import OTHER_DRIVERS, attach_order, child_role, special
 from reference.block.raw_window import visible_size
 from reference.profiles import QEMU_7_2, Profile
 from reference.qobject.json_writer import quote, to_json
