@@ -8,6 +8,7 @@ the node's filename its open options as JSON (verified on qsd 7.2).
 
 from __future__ import annotations
 
+from reference.block.compress_query import over_format
 from reference.block.node import Node
 from reference.block.other_roles import special
 from reference.block.raw_window import has_window
@@ -34,7 +35,7 @@ def display_filename(node: Node) -> str:
     if node.driver == "file" or node.file_child is None:
         return node.filename
     below = display_filename(node.file_child)  # once: a chain's filenames nest
-    if backing_overridden(node) or has_window(node) or below.startswith(JSON_PREFIX):
+    if backing_overridden(node) or has_window(node) or below.startswith(JSON_PREFIX) or over_format(node):
         return JSON_PREFIX + to_json(open_options(node))
     return below
 

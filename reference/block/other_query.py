@@ -20,6 +20,9 @@ format node or over each other, blkdebug's other option sets, json names below b
 
 from __future__ import annotations
 
+from reference.block.compress_query import abstains as compress_abstains
+from reference.block.compress_query import over_format
+from reference.block.raw_window import has_window
 from reference.block.filenames import JSON_PREFIX, display_filename, open_options
 from reference.block.node import Node
 from reference.block.other_roles import special
@@ -33,8 +36,13 @@ PASSED_ON = ("virtual-size", "cluster-size", "dirty-flag")
 def query_abstains(nodes: list[Node], profile_name: str) -> str | None:
     """Why query-named-block-nodes is not modelled with these nodes (None: it is)."""
     for node in nodes:
-        if node.driver == "compress":  # reference/block/compress_filter.py
-            return "a compress filter (its ImageInfo and its users' are not modelled)"
+        if node.driver == "compress":  # its own rules: reference/block/compress_query.py
+            why = compress_abstains(node, profile_name)
+            if why is not None:
+                return why
+            continue
+        if node.driver == "raw" and has_window(node) and over_format(node, windowed=True):
+            return "a raw node with offset or size over a format node or a compress filter"
         if (
             node.driver == "file"
             and node.sticky_options
@@ -80,6 +88,9 @@ def special_options(node: Node) -> QDict:
     elif node.driver == "throttle":
         assert node.file_child is not None and node.throttle_group is not None
         options.put("throttle-group", node.throttle_group)
+        options.put("file", open_options(node.file_child))
+    elif node.driver == "compress":  # no option of its own to show, yet always json:{...}
+        assert node.file_child is not None
         options.put("file", open_options(node.file_child))
     elif node.driver == "blkdebug":
         options.put("image", open_options(node.extra_children[0]))

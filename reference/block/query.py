@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference.block.compress_filter import over_compress
-from reference.block.errors import NotModelled
+from reference.block.compress_query import filtered, over_format
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph
 from reference.block.json_templates import Templates
@@ -65,10 +64,15 @@ def build_ahead(graph: BlockGraph, opened: list[Node]) -> None:
 
 
 def chain_depth(node: Node) -> int:
+    """Steps down backing links, and through compress filters (QEMU counts a filter's step)."""
     depth = 0
-    while node.backing is not None:
-        depth, node = depth + 1, node.backing
-    return depth
+    while True:
+        if node.backing is not None:
+            depth, node = depth + 1, node.backing
+        elif node.driver == "compress":
+            depth, node = depth + 1, filtered(node)
+        else:
+            return depth
 
 
 # A node's answers are kept on the node and reused while what they are made
@@ -254,10 +258,12 @@ def shown_name(node: Node) -> QObject:
 def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> FrozenQDict:
     """ImageInfo: its text written now, its values made (image_values) only if something reads them."""
     assert node.facts is not None, "an opened node has its file's facts"
-    if over_compress(node):
-        raise NotModelled("query: a compress filter's ImageInfo (and its users') is not modelled")
     if node.filter_of is not None:
         return filter_image_info(node, node.filter_of, flat, profile)
+    if node.driver == "compress":  # a filter too (reference/block/compress_query.py)
+        return filter_image_info(node, filtered(node), flat, profile)
+    if node.driver == "raw" and over_format(node):  # its file's members, no backing-image
+        return filter_image_info(node, filtered(node), True, profile)
     if node.driver in OTHER_DRIVERS:
         inner = [image_info(child, True, profile) for child in data_children(node)]
         return special_image_info(node, inner, LIMITS if profile.image_limits else {})
@@ -341,7 +347,7 @@ def filter_image_info(node: Node, below: Node, flat: bool, profile: Profile = QE
 
 
 def has_get_info(node: Node) -> bool:
-    if node.driver == "raw":
+    if node.driver in ("raw", "compress"):  # both ask their 'file'
         return node.file_child is not None and has_get_info(node.file_child)
     return node.driver in HAS_GET_INFO
 
