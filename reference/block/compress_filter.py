@@ -24,8 +24,7 @@ compress-filter.json):
   one depends on the version and the nodes' discard).
   A write that only partly fails, a zero write not on cluster boundaries and
   an image whose size is not a whole number of clusters abstain.
-- query-named-block-nodes of the filter (its backing-image is its child's)
-  and of nodes over it abstain.
+- query-named-block-nodes: reference/block/compress_query.py.
 """
 
 from __future__ import annotations
@@ -92,13 +91,3 @@ def compressed_write_succeeds(
     if hosted == {True, False}:
         raise NotModelled("compress: a write over clusters of which only some can take it")
     return hosted == {False}
-
-
-def over_compress(node: Node) -> bool:
-    """The node is a compress filter or sits over one through 'file' links."""
-    below: Node | None = node
-    while below is not None:
-        if below.driver == "compress":
-            return True
-        below = below.file_child
-    return False

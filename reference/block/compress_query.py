@@ -18,7 +18,7 @@ pinned by fixtures/block/cases/compress-filter.json and iotest-245.json:
 
 Shapes not probed abstain (abstains()): other versions, a filter over a node other than qcow2,
 the filter with cache, detect-zeroes or discard options, any user of it but a raw node without
-an offset or size, a raw node with offset or size over either.
+an offset or size.
 """
 
 from __future__ import annotations
@@ -51,13 +51,9 @@ def filtered(node: Node) -> Node:
     return child
 
 
-def over_format(node: Node, windowed: bool = False) -> bool:
-    """A raw node without offset or size (windowed: with or without) whose 'file' is a qcow2 node or
-    a compress filter: named json:{...}, its ImageInfo its file's members without backing-image."""
+def over_format(node: Node) -> bool:
+    """A raw node without offset or size whose 'file' is a qcow2 node or a compress filter: named
+    json:{...}, its ImageInfo its file's members without backing-image. (A raw window over a
+    qcow2 node keeps the older, unprobed prediction; over the filter it abstains: abstains().)"""
     child = node.file_child
-    return (
-        node.driver == "raw"
-        and child is not None
-        and child.driver in OVER_FORMAT
-        and (windowed or not has_window(node))
-    )
+    return node.driver == "raw" and child is not None and child.driver in OVER_FORMAT and not has_window(node)

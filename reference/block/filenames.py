@@ -35,7 +35,8 @@ def display_filename(node: Node) -> str:
     if node.driver == "file" or node.file_child is None:
         return node.filename
     below = display_filename(node.file_child)  # once: a chain's filenames nest
-    if backing_overridden(node) or has_window(node) or below.startswith(JSON_PREFIX) or over_format(node):
+    over = node.driver == "raw" and over_format(node)  # (a raw node over a format node or a filter)
+    if backing_overridden(node) or has_window(node) or below.startswith(JSON_PREFIX) or over:
         return JSON_PREFIX + to_json(open_options(node))
     return below
 

@@ -21,8 +21,6 @@ format node or over each other, blkdebug's other option sets, json names below b
 from __future__ import annotations
 
 from reference.block.compress_query import abstains as compress_abstains
-from reference.block.compress_query import over_format
-from reference.block.raw_window import has_window
 from reference.block.filenames import JSON_PREFIX, display_filename, open_options
 from reference.block.node import Node
 from reference.block.other_roles import special
@@ -41,8 +39,6 @@ def query_abstains(nodes: list[Node], profile_name: str) -> str | None:
             if why is not None:
                 return why
             continue
-        if node.driver == "raw" and has_window(node) and over_format(node, windowed=True):
-            return "a raw node with offset or size over a format node or a compress filter"
         if (
             node.driver == "file"
             and node.sticky_options

@@ -55,6 +55,7 @@ BOTH_VERSIONS = frozenset({
     "job-control-pause-resume-cancel",  # limited_job_wake_up_copies: resumes
     "job-control-running-cancel-set-speed",  # and a raised speed
     "compress-filter-unmap-own-discard",  # zero_unmap_own_discard
+    "compress-filter-query",  # 10.0's "active" and file format-specific, 11.1's "children" and limits
 })  # fmt: skip
 OLD_COMMAND = "x-blockdev-reopen-"
 # 7.2 in a container: a writable, a read-only-mount and an unprivileged view, NBD clients

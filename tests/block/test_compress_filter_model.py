@@ -15,7 +15,6 @@ from block.test_data_model import DataStorage, hd, io, reads_as
 from reference.block.errors import NotModelled
 from reference.block.graph import BlockGraph
 from reference.block.qemu_io_report import report
-from reference.block.query import image_info
 from reference.block.storage import ImageFacts
 from reference.profiles import PROFILES
 
@@ -208,15 +207,3 @@ def test_a_cluster_only_partly_mapped_abstains() -> None:
     run(g, "blockdev-add", driver="compress", node_name="compress0", file="hd0")
     with pytest.raises(NotModelled):
         io(g, "compress0", "write -P 0x11 0 64k")
-
-
-def test_query_abstains_for_the_filter_and_its_users() -> None:
-    g = with_filter()
-    run(g, "blockdev-reopen", options=[{"driver": "raw", "node-name": "hd", "file": "compress0"}])
-    for name in ("compress0", "hd"):
-        found = g.find(name)
-        assert found is not None
-        with pytest.raises(NotModelled):
-            image_info(found)
-    hd0 = g.find("hd0")
-    assert hd0 is not None and image_info(hd0).get("format") == "qcow2"
