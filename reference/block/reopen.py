@@ -128,7 +128,7 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: boo
     option_errors = [error for node, entry in given.items() if (error := _option_error(node, entry))]
     merged = {node: _without_options(entry) for node, entry in given.items()}
     try:
-        _reopen(graph, merged, given, file_is_option)
+        _reopen(graph, merged, given, file_is_option, named_twice=len(given) < len(entries))
     except BlockError:
         if option_errors:  # which one QEMU reports first is not pinned
             raise NotModelled("blockdev-reopen: an option error with another error is not modelled") from None
@@ -142,10 +142,11 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: boo
 
 
 def _reopen(
-    graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDict], file_is_option: bool = False
-) -> None:
+    graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDict], file_is_option: bool = False,
+    named_twice: bool = False,
+) -> None:  # fmt: skip
     """The checks, then (all passed) the changes; raises before changing anything."""
-    caches = shown_options(given)  # before any change: it may abstain
+    caches = shown_options(given, named_twice)  # before any change: it may abstain
     new: dict[Node, Flags] = {}
     backings: dict[Node, Node | None] = {}
     files: dict[Node, Node] = {}

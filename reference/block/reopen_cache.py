@@ -15,14 +15,17 @@ child and its file given inline).
 
 from __future__ import annotations
 
+from reference.block import reopen_queue_cache
 from reference.block.add_options import NodeOptions, given_cache, options_of, resolve, text
-from reference.block.errors import NotModelled
 from reference.block.node import Node
 from reference.qobject.values import QDict
 
 
-def shown_options(entries: dict[Node, QDict]) -> dict[Node, NodeOptions]:
-    """Each node the reopen changes (the entries' nodes and the children they hand down to)."""
+def shown_options(entries: dict[Node, QDict], named_twice: bool = False) -> dict[Node, NodeOptions]:
+    """Each node the reopen changes (the entries' nodes and the children they hand down to);
+    named_twice: some node has more than one entry."""
+    if len(entries) > 1 and reopen_queue_cache.requeued(entries):  # a node queued twice
+        return reopen_queue_cache.shown_options(entries, named_twice)
     shown: dict[Node, NodeOptions] = {}
     for node, entry in entries.items():
         given = given_cache(entry)
@@ -53,9 +56,7 @@ def _hand_down(
         if not isinstance(named, QDict) and named != child.name:
             continue  # detached or replaced: not queued
         old = options_of(child)
-        if child in entries:  # queued twice: which options win is not pinned
-            if passed or old.cache != (False, False) or old.cache_given:
-                raise NotModelled("blockdev-reopen: cache modes of a child with an entry are not modelled")
+        if child in entries:  # its own entry: shown_options() took reopen_queue_cache's way
             continue
         if isinstance(named, QDict):  # inline options: no old ones kept
             new = resolve(named, passed, child_of_format=True)

@@ -115,11 +115,64 @@ def test_kept_answers_follow_a_reopen() -> None:
     assert named_block_nodes(g) == after
 
 
-def test_a_cache_mode_for_a_child_with_its_own_entry_abstains() -> None:
+def with_cache(entry: dict[str, QObject], cache: dict[str, bool]) -> QDict:
+    """The entry with these cache members (none: no 'cache')."""
+    if cache:
+        entry["cache"] = QDict({member.replace("_", "-"): value for member, value in cache.items()})
+    return QDict(entry)
+
+
+def t_entry(**cache: bool) -> QDict:
+    return with_cache({"driver": "qcow2", "node-name": "t", "file": "tf", "backing": "b"}, cache)
+
+
+def tf_entry(**cache: bool) -> QDict:
+    return with_cache(dict(INLINE_TF), cache)
+
+
+def cache_of(g: BlockGraph, name: str) -> tuple[bool, bool]:
+    direct, no_flush, _zeroes = shown(g)[name]
+    return direct, no_flush
+
+
+def test_a_file_entry_after_its_parents_takes_none_of_the_parents_cache() -> None:
     g = chain()
-    entries = [QDict({"driver": "qcow2", "node-name": "t", "file": "tf", "backing": "b",
-                      "cache": QDict({"direct": True})}),
-               QDict({"driver": "qcow2", "node-name": "b", "file": "bf", "read-only": True})]  # fmt: skip
-    with pytest.raises(NotModelled, match="cache modes"):
-        blockdev_reopen(g, entries)
-    assert shown(g) == everywhere(False, False)
+    blockdev_reopen(g, [t_entry(direct=True, no_flush=True), tf_entry()])
+    assert cache_of(g, "tf") == (False, False)
+    assert cache_of(g, "t") == cache_of(g, "b") == cache_of(g, "bf") == (True, True)
+    blockdev_reopen(g, [t_entry(direct=True), tf_entry(no_flush=True)])
+    assert cache_of(g, "tf") == (False, True)
+
+
+def test_a_file_entry_before_its_parents_takes_the_parents_members_it_leaves_out() -> None:
+    g = chain()
+    blockdev_reopen(g, [tf_entry(), t_entry(direct=True, no_flush=True)])
+    assert cache_of(g, "tf") == (True, True)
+    blockdev_reopen(g, [tf_entry(no_flush=False), t_entry(direct=False)])
+    assert cache_of(g, "tf") == (False, False)
+    g = chain()
+    blockdev_reopen(g, [tf_entry(direct=True), t_entry(no_flush=False)])
+    assert cache_of(g, "tf") == (True, False)
+
+
+def test_a_file_keeps_the_members_it_set_itself_only_when_its_entry_comes_second() -> None:
+    g = chain()
+    tf = g.find("tf")
+    assert tf is not None
+    tf.cache_no_flush, tf.cache_given = True, frozenset({"no-flush"})  # as blockdev-add leaves it
+    blockdev_reopen(g, [t_entry(direct=True), tf_entry(direct=False)])
+    assert cache_of(g, "tf") == (False, True)
+    assert tf.cache_given == frozenset({"direct", "no-flush"})
+    blockdev_reopen(g, [tf_entry(direct=False), t_entry(direct=True, no_flush=False)])
+    assert cache_of(g, "tf") == (False, False)
+    assert tf.cache_given == frozenset({"direct"})
+
+
+def test_a_backing_child_or_a_node_named_twice_with_its_parent_abstains() -> None:
+    g = chain()
+    b = QDict({"driver": "qcow2", "node-name": "b", "file": "bf", "read-only": True})
+    for entries in ([t_entry(direct=True), b], [b, t_entry(direct=True)],
+                    [tf_entry(), t_entry(direct=True), tf_entry(direct=True)]):  # fmt: skip
+        with pytest.raises(NotModelled):
+            blockdev_reopen(g, entries)
+        assert shown(g) == everywhere(False, False)
