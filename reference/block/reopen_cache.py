@@ -10,7 +10,8 @@ every member of theirs, and so on down. Such children keep detect-zeroes and dis
 (neither is handed down). A child given inline options starts from those, then the members
 the entry sets, then the defaults (discard "unmap": its parent is a format node), and hands
 its cache members down to its own children in turn (iotest 245's test_reopen: a backing
-child and its file given inline).
+child and its file given inline). A child named as it is that has its own entry too is
+queued twice: reference/block/reopen_queue_cache.py, where cache modes are involved.
 """
 
 from __future__ import annotations
@@ -24,8 +25,17 @@ from reference.qobject.values import QDict
 def shown_options(entries: dict[Node, QDict], named_twice: bool = False) -> dict[Node, NodeOptions]:
     """Each node the reopen changes (the entries' nodes and the children they hand down to);
     named_twice: some node has more than one entry."""
-    if len(entries) > 1 and reopen_queue_cache.requeued(entries):  # a node queued twice
+    try:
+        return _shown_options(entries)
+    except _QueuedTwice:  # the order of its two passes decides: reopen_queue_cache.py
         return reopen_queue_cache.shown_options(entries, named_twice)
+
+
+class _QueuedTwice(Exception):
+    """A child with its own entry is queued under a parent whose cache modes it could take."""
+
+
+def _shown_options(entries: dict[Node, QDict]) -> dict[Node, NodeOptions]:
     shown: dict[Node, NodeOptions] = {}
     for node, entry in entries.items():
         given = given_cache(entry)
@@ -56,7 +66,9 @@ def _hand_down(
         if not isinstance(named, QDict) and named != child.name:
             continue  # detached or replaced: not queued
         old = options_of(child)
-        if child in entries:  # its own entry: shown_options() took reopen_queue_cache's way
+        if child in entries:  # queued twice: its entry decides unless cache modes are involved
+            if passed or old.cache != (False, False) or old.cache_given:
+                raise _QueuedTwice
             continue
         if isinstance(named, QDict):  # inline options: no old ones kept
             new = resolve(named, passed, child_of_format=True)

@@ -41,21 +41,6 @@ class _Queued:
     children: list[Node] = field(default_factory=list)
 
 
-def requeued(entries: dict[Node, QDict]) -> bool:
-    """Whether an entry's node is also queued under another entry's node (named as it is), or
-    under a node queued there."""
-    below = [child for node, entry in entries.items() for child in _named(node, entry)]
-    seen: set[Node] = set()
-    while below:
-        child = below.pop()
-        if child in entries:
-            return True
-        if child not in seen:
-            seen.add(child)
-            below += _named(child, None)
-    return False
-
-
 def shown_options(entries: dict[Node, QDict], named_twice: bool) -> dict[Node, NodeOptions]:
     """Each queued node's cache modes (and the detect-zeroes / discard its entry gives)."""
     if named_twice:
