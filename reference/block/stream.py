@@ -31,7 +31,9 @@ Verified on qsd and qemu-system 7.2 (iotest 245's test_block_stream_*):
   read-write, reference/block/stream_read_only.py);
 - while it waits, the device and the layers it copied carry the job's op
   blocker: blockdev-del says "Node '%s' is busy: block device is in use by
-  block job: stream" there.
+  block job: stream" there;
+- 'base' (a layer's file) and 'backing-file' (the header's new string):
+  reference/block/stream_base.py; 'on-error' changes nothing while no I/O fails.
 """
 
 from __future__ import annotations
@@ -47,15 +49,17 @@ from reference.block.graph import BlockGraph, backing_blocker
 from reference.block.job import ManualCommitJob, chain, inheriting, status
 from reference.block.names import lookup_error, well_formed
 from reference.block.node import Node
+from reference.block.stream_base import check_backing_file, find_backing_image
 from reference.block.stream_read_only import after_stream, read_only_group
 from reference.qobject.values import QDict
 
 STREAM_BLOCKER = "block device is in use by block job: stream"
 ARGUMENTS = frozenset(
-    {"job-id", "device", "base-node", "bottom", "auto-finalize", "auto-dismiss", "speed", "filter-node-name"}
-)
+    {"job-id", "device", "base", "base-node", "bottom", "backing-file", "auto-finalize", "auto-dismiss",
+     "speed", "filter-node-name", "on-error"}
+)  # fmt: skip
 # Pairs QEMU refuses together, checked before anything else, in this order (qsd 7.2).
-EXCLUSIVE = (("base", "base-node"), ("bottom", "base-node"))
+EXCLUSIVE = (("base", "base-node"), ("base", "bottom"), ("bottom", "base-node"))
 WELL_FORMED_ID = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
 SPEED_ERROR = "Parameter 'speed' expects a non-negative value"
 
@@ -79,6 +83,8 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
     layers = chain(device)
     base = _base(graph, args, device) if "bottom" not in args else _below_bottom(graph, args, device)
     _check_blockers(graph, layers[: layers.index(base)] if base is not None else layers)
+    # 'on-error' (any value the input visitor takes) changes nothing when no read or write fails
+    backing_file = check_backing_file(args, base if "bottom" not in args else None)
     job_id = args.get("job-id")
     if not isinstance(job_id, str):
         raise BlockError("Invalid job ID ''")
@@ -123,7 +129,7 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
         if job.shown_filter is not None:
             graph.remove_filter(job.shown_filter)
             job.shown_filter = None
-        _drop_layers(graph, device, bottom)
+        _drop_layers(graph, device, bottom, backing_file)
         after_stream(graph, read_only)
         if not device.parents and not device.monitor_owned and not graph.exported(device):
             graph.drop(device)  # its parent let it go while the job waited: the job held it last
@@ -184,6 +190,9 @@ def _check_blockers(graph: BlockGraph, streamed: list[Node]) -> None:
 
 
 def _base(graph: BlockGraph, args: QDict, device: Node) -> Node | None:
+    filename = args.get("base")
+    if isinstance(filename, str):  # QEMU looks the file up before it looks at 'base-node'
+        return find_backing_image(graph, device, filename)
     name = args.get("base-node")
     if name is None:
         return None
@@ -196,9 +205,13 @@ def _base(graph: BlockGraph, args: QDict, device: Node) -> Node | None:
     return base
 
 
-def _drop_layers(graph: BlockGraph, device: Node, bottom: Node | None) -> None:
-    """The device takes the bottom layer's backing node (what is below it now) as its own."""
+def _drop_layers(graph: BlockGraph, device: Node, bottom: Node | None, backing_file: str | None) -> None:
+    """The device takes the bottom layer's backing node (what is below it now) as its own; its
+    header names that node's file (or 'backing-file'), even when nothing was streamed."""
     if bottom is None:  # nothing was streamed: the graph keeps its shape
+        if device.backing is not None:
+            device.auto_backing_file = _header(device.backing, backing_file)
+            device.stale = True
         return
     base = bottom.backing
     old = device.backing
@@ -209,12 +222,17 @@ def _drop_layers(graph: BlockGraph, device: Node, bottom: Node | None) -> None:
     if base is not None:
         base.parents.append(device)
         base.blockers.insert(0, backing_blocker(device))
-    # the job rewrote the header: it names the base's file, or no backing file at all
-    device.auto_backing_file = display_filename(base) if base is not None else ""
+    # the job rewrote the header: it names the base's file (or 'backing-file'), or no backing file at all
+    device.auto_backing_file = _header(base, backing_file) if base is not None else ""
     for node in (device, *device.children()):
         node.stale = True
     if not old.parents and not old.monitor_owned and not graph.exported(old):
         graph.drop(old)
+
+
+def _header(base: Node, backing_file: str | None) -> str:
+    """What the job writes into the device's header: 'backing-file', else the base's filename."""
+    return display_filename(base) if backing_file is None else backing_file
 
 
 def delete_while_waiting(graph: BlockGraph, name: str) -> NoReturn:
