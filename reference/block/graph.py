@@ -330,7 +330,8 @@ class BlockGraph:
         if (
             node.backend is not None
             or self.exported(node)
-            or any(job.base is node for job in self.jobs.values())
+            # a stream's BlockBackend is on its filter: its device shows the op blocker
+            or any(job.base is node and getattr(job, "kind", "") != "stream" for job in self.jobs.values())
         ):
             raise BlockError(f"Node {name} is in use")
         if node.blockers:

@@ -81,6 +81,8 @@ class RateLimitedCommitJob:
     ends: tuple[int, ...] = ()  # where each chunk ends, if the data is one run from offset 0
     wake_up_copies: bool = True  # the profile's limited_job_wake_up_copies (False from 8.0 on)
     first_chunk_certain: bool = False  # woken once on 8.0 on: the first chunk's race is over
+    kind: str = "commit"  # or "stream" (reference/block/rate_limited_stream.py)
+    on_cancel: Callable[[], None] | None = None  # what a cancel undoes besides the restore flags
 
     def offsets(self) -> QObject:
         """Where the job got to: `wakeups` chunks, or one fewer (the first chunk's race)."""

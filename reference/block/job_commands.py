@@ -192,4 +192,4 @@ def _job_info(job: Job) -> QDict:
 
 
 def _kind(job: Job) -> str:
-    return job.kind if isinstance(job, ManualCommitJob) else "commit"
+    return job.kind if isinstance(job, ManualCommitJob | RateLimitedCommitJob) else "commit"

@@ -108,12 +108,14 @@ def cancel(graph: BlockGraph, job: RateLimitedCommitJob) -> None:
     if job.paused:  # cancelling undoes the user's pause first
         graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "running"))
     graph.emit("JOB_STATUS_CHANGE", status(job.job_id, "aborting"))
-    data = QDict({"type": "commit", "device": job.job_id, "len": job.length, "offset": job.offsets(),
+    data = QDict({"type": job.kind, "device": job.job_id, "len": job.length, "offset": job.offsets(),
                   "speed": job.speed})  # fmt: skip
     graph.emit("BLOCK_JOB_CANCELLED", data)
     for state in ("concluded", "null"):
         graph.emit("JOB_STATUS_CHANGE", status(job.job_id, state))
     del graph.jobs[job.job_id]
+    if job.on_cancel is not None:
+        job.on_cancel()
     _restore(job)
 
 
@@ -124,7 +126,7 @@ def _run_to_end(graph: BlockGraph, job: RateLimitedCommitJob) -> None:
     del graph.jobs[job.job_id]
     _restore(job)
     done = ManualCommitJob(job.job_id, job.base, job.length, "pending", job.auto_finalize,
-                           job.auto_dismiss, job.finalize)  # fmt: skip
+                           job.auto_dismiss, job.finalize, job.kind)  # fmt: skip
     jobs.conclude(graph, done)
 
 

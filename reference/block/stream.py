@@ -42,7 +42,7 @@ import re
 from itertools import pairwise
 from typing import NoReturn
 
-from reference.block import jobs
+from reference.block import jobs, rate_limited_stream
 from reference.block.errors import BlockError, NotModelled
 from reference.block.filenames import display_filename
 from reference.block.graph import BlockGraph, backing_blocker
@@ -98,12 +98,14 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
         raise NotModelled("block-stream: a filter-node-name taken or not well formed is not modelled")
     speed = args.get("speed") or 0
     assert isinstance(speed, int), "the input visitor checked 'speed'"
-    if speed > 0 or device.driver != "qcow2" or device.filter_of is not None:
-        raise NotModelled("block-stream: a speed limit or a device other than a qcow2 node is not modelled")
+    if device.driver != "qcow2" or device.filter_of is not None:
+        raise NotModelled("block-stream: a device other than a qcow2 node is not modelled")
     reached = [node for layer in chain(device) for node in (layer, *layer.children())]
     if any(export.node in reached for export in graph.exports) or any(n.backend is not None for n in reached):
         raise NotModelled("block-stream: an exported chain or one under -drive is not modelled")
     _check_writable(graph, device)
+    between = layers[1 : layers.index(base)] if base is not None else layers[1:]
+    limited = rate_limited_stream.plan(graph, args, device, between) if speed > 0 else None
     # The copy-on-read filter is inserted before the job is created: unnamed, it takes the next
     # #block number even when the speed is then refused (qsd 7.2), shown or not.
     auto_name = graph.next_auto_name() if filter_name is None else None
@@ -111,7 +113,6 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
         for state in ("created", "null"):
             graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
         raise BlockError(SPEED_ERROR)
-    between = layers[1 : layers.index(base)] if base is not None else layers[1:]
     length = 0
     if between:
         if device.image is None:
@@ -122,13 +123,18 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
 
     blocked = [device, *between]
     read_only = read_only_group(device)
+    # the job holds its op blockers and a shown filter while it waits or runs limited
+    holds = args.get("auto-finalize") is False or limited is not None
 
-    def change() -> None:
-        for node in blocked if not job.auto_finalize else ():
+    def release() -> None:
+        for node in blocked if holds else ():
             node.blockers.remove(STREAM_BLOCKER)
         if job.shown_filter is not None:
             graph.remove_filter(job.shown_filter)
             job.shown_filter = None
+
+    def change() -> None:
+        release()
         _drop_layers(graph, device, bottom, backing_file)
         after_stream(graph, read_only)
         if not device.parents and not device.monitor_owned and not graph.exported(device):
@@ -139,15 +145,18 @@ def block_stream(graph: BlockGraph, args: QDict) -> None:
         args.get("auto-dismiss") is not False, change, "stream", frozen, list(device.parents),
     )  # fmt: skip
     job.implicit_filter = filter_name is None
-    for node in blocked if not job.auto_finalize else ():
+    for node in blocked if holds else ():
         node.blockers.insert(0, STREAM_BLOCKER)  # the job's op blocker, newest (seen by blockdev-del)
-    if not job.auto_finalize and not device.parents and not device.read_only:
+    if holds and not device.parents and not device.read_only:
         # while it waits, the copy-on-read filter shows in query-named-block-nodes (qsd 7.2)
         job.shown_filter = graph.add_filter("copy-on-read", device, filter_name, auto_name)
     for state in ("created", "running"):
         graph.emit("JOB_STATUS_CHANGE", status(job_id, state))
     for node in (device, *device.children()):
         node.stale = True  # the data is copied before the job waits: the sizes on disk changed
+    if limited is not None:  # a cancel releases the job's hold and leaves the chain as it is
+        rate_limited_stream.start(graph, job_id, device, length, limited, change, release)
+        return
     jobs.conclude(graph, job)
 
 
