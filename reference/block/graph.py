@@ -175,7 +175,7 @@ class BlockGraph:
             name, auto_named, driver, "", *_flags(flags),
             auto_number=self._auto_names - 1 if auto_named else None,
             read_only_explicit="read-only" in opts, auto_read_only_explicit="auto-read-only" in opts,
-            inherits_from=parent, inactive=self.devices.incoming, **node_fields(options),
+            inherits_from=parent, inactive=self.devices.incoming, opening=True, **node_fields(options),
         )  # fmt: skip
         self.nodes.append(node)
         created.append(node)

@@ -76,6 +76,7 @@ class Node:
     sticky_options: dict[str, object] = field(default_factory=dict)
     throttle_group: str | None = None
     auto_number: int | None = None  # the #block counter QEMU gave an auto-named node (None: unknown)
+    opening: bool = False  # blockdev-add is opening it: nothing has read it yet (set_unstamped)
     # Set on every attribute write that changes a value (see __setattr__); in-place changes to
     # the lists above do not count, and query-named-block-nodes reads none of them.
     stamp: int = field(default=0, init=False, repr=False, compare=False)
@@ -112,6 +113,7 @@ class Node:
         Nothing has read such a node yet, so its writes need no stamp each;
         the add stamps its new nodes once they all opened (stamp_opened).
         """
+        assert self.__dict__["opening"], "only a node an add is still opening is written unstamped"
         self.__dict__.update(values)
 
     def header(self) -> HeaderInfo | None:
@@ -161,6 +163,7 @@ def stamp_opened(nodes: list[Node]) -> None:
     for node in nodes:
         attributes = node.__dict__
         attributes["stamp"] = attributes["image_stamp"] = _latest_stamp
+        attributes["opening"] = False
 
 
 def _unstamped_init() -> Callable[..., None]:

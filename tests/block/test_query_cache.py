@@ -117,7 +117,7 @@ READ = {"name", "auto_named", "driver", "filename", "read_only", "file_child", "
         "detect_zeroes"}  # fmt: skip
 # raw_offset / raw_size / raw_given are read too, on raw nodes only (none here): test_data_model.py
 # checks that the answers follow a raw window's reopen.
-NOT_STATE = {"stamp", "image_stamp", "query_cache"}
+NOT_STATE = {"stamp", "image_stamp", "query_cache", "opening"}  # opening: bookkeeping of blockdev-add
 
 
 def answers(nodes: list[Node], flat: bool, profile: object) -> list[str]:
