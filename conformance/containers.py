@@ -5,6 +5,10 @@ cleanup is ours). Each one is labelled with the pid that started it; any
 container whose owner is gone (a killed xdist worker) is removed the next
 time a container backend starts, and every process inside runs under
 `timeout` so none can outlive its lifetime.
+
+A container is stopped as a host process is (conformance/process.py): SIGTERM first, so
+the program exits cleanly (QEMU flushes its images' metadata on the way out), then,
+after a grace period, forced removal.
 """
 
 from __future__ import annotations
@@ -31,6 +35,17 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 OWNER_LABEL = "qconform.owner"
 MOUNT = "/run/qconform"
 LIFETIME = 1800
+STOP_GRACE = 3.0  # seconds a program has to exit on SIGTERM before its container is removed
+# pid 1 is sh (coreutils 9.10's timeout refuses to run as pid 1), and pid 1 ignores a signal it
+# has no handler for: the trap passes SIGTERM on to timeout, which passes it on to the program;
+# the second wait takes the program's real status (timeout's: 128+N when it died of signal N).
+RUNNER = (
+    "trap 'stopping=1; kill -TERM \"$child\" 2>/dev/null' TERM; "
+    'timeout --kill-after=5 "$@" & child=$!; '
+    'wait "$child"; code=$?; '
+    'if [ -n "$stopping" ]; then wait "$child"; code=$?; fi; '
+    'exit "$code"'
+)
 
 _live: set[Container] = set()
 _lock = threading.RLock()
@@ -104,12 +119,12 @@ class Container:
                 reap_orphans()
                 _orphans_reaped = True
         self.name = name
+        self.stopped_with: int | None = None  # the exit status SIGTERM led to (None: removed by force)
         self._own_folder = folder is None
         self.folder = folder if folder is not None else socket_dir()
         self._container = (
             DockerContainer(image)
-            # sh stays pid 1: coreutils 9.10's timeout refuses to run as pid 1.
-            .with_command(["sh", "-c", 'timeout --kill-after=5 "$@"', "sh", str(lifetime), *inner])
+            .with_command(["sh", "-c", RUNNER, "sh", str(lifetime), *inner])
             .with_volume_mapping(str(self.folder), MOUNT, "rw")
             .with_kwargs(
                 network_mode="none",
@@ -174,9 +189,14 @@ class Container:
             return f"{self.name} killed by {signal.Signals(code - 128).name}: {self.logs()}"
         return None
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM, up to `grace` seconds to exit, then removal (by force if it lingers); idempotent."""
         with contextlib.suppress(Exception):  # already gone
-            self._container.get_wrapped_container().remove(force=True)
+            wrapped = self._container.get_wrapped_container()
+            with contextlib.suppress(Exception):  # not running (409), or still running after grace
+                wrapped.kill(signal="SIGTERM")
+                self.stopped_with = wrapped.wait(timeout=grace).get("StatusCode")
+            wrapped.remove(force=True)
         if self._own_folder:
             for leftover in self.folder.iterdir() if self.folder.exists() else ():
                 leftover.unlink(missing_ok=True)
@@ -235,7 +255,7 @@ def stop_all_containers() -> None:
     with _lock:
         victims = list(_live)
     for instance in victims:
-        instance.stop()
+        instance.stop(grace=1.0)
 
 
 def relaunched(

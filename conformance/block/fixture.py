@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from conformance.errors import QconformError
 from conformance.jsonfile import read_validated_json
+from reference.profiles import Profile
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK_DIR = REPO / "fixtures" / "block"
@@ -40,7 +41,21 @@ def load(path: Path = BLOCK_DIR / "seed.json") -> BlockFixture:
         for entry in (*case.data, *case.data_one_of):
             if entry["image"] not in images:
                 raise QconformError(f"{path}: {case.id}: data names no image {entry['image']!r}")
+            unknown = set(entry.get("profile", {})) - PROFILE_FIELDS
+            if unknown:
+                raise QconformError(f"{path}: {case.id}: data names no profile field {sorted(unknown)[0]!r}")
     return BlockFixture(tuple(data["images"]), data.get("truth-table", {}), cases, data.get("chain-table"))
+
+
+PROFILE_FIELDS = frozenset(f.name for f in fields(Profile))
+
+
+def data_applies(entry: dict[str, Any], impl_name: str, profile: Profile) -> bool:
+    """Whether a "data" entry is checked on an implementation: named in the entry's
+    "implementations" (the host's qsd, qemu-system), its profile as the entry's "profile" says."""
+    if impl_name not in entry.get("implementations", [impl_name]):
+        return False
+    return all(getattr(profile, key) == value for key, value in entry.get("profile", {}).items())
 
 
 def _step_case(raw: dict[str, Any]) -> StepCase:

@@ -13,7 +13,7 @@ from block.conftest import StorageView
 from block.stateful.pool import PoolStorage
 from conformance.block.auto_names import with_auto_names
 from conformance.block.case_results import case_result
-from conformance.block.fixture import BlockFixture, StepCase, with_paths
+from conformance.block.fixture import BlockFixture, StepCase, data_applies, with_paths
 from conformance.block.nbd_clients import ClientStep
 from conformance.block.seed_table import nbd_socket
 from conformance.block.session import ConnectionClosed, Session, Step
@@ -54,16 +54,16 @@ def run_case(impl: Implementation, fixture: BlockFixture, case: StepCase, view: 
         crash = gone.crash
     finally:
         session.close()
-    bad_data = _bad_data(fixture, case, view, impl.name)
+    bad_data = _bad_data(fixture, case, view, impl)
     return CaseRun(steps, crash, bad_data)
 
 
-def _bad_data(fixture: BlockFixture, case: StepCase, view: StorageView, impl_name: str) -> list[str]:
-    """The case's data entries (those this implementation's session wrote) the images do not show."""
+def _bad_data(fixture: BlockFixture, case: StepCase, view: StorageView, impl: Implementation) -> list[str]:
+    """The case's data entries (those that apply to this implementation) the images do not show."""
     formats = {image["name"]: image["format"] for image in fixture.images}
     bad = []
     for entry in case.data:
-        if impl_name not in entry.get("implementations", [impl_name]):
+        if not data_applies(entry, impl.name, impl.profile):
             continue
         path = view.sources[entry["image"]]
         where = (entry["offset"], entry["length"])

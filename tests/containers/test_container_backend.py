@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 
 import pytest
 
-from conformance.containers import OWNER_LABEL, ContainerInstance, reap_orphans
+from conformance.containers import OWNER_LABEL, Container, ContainerInstance, reap_orphans
 from conformance.images import RECIPES
 from conformance.implementations import Implementation, discover, qsd_argv
+from conformance.process import socket_dir
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +59,34 @@ def test_a_killed_qemu_is_a_crash(trixie: Implementation) -> None:
         assert report is not None and "SIGSEGV" in report
     finally:
         instance.stop()
+
+
+def test_stop_lets_qemu_exit_on_sigterm(trixie: Implementation) -> None:
+    """QEMU gets SIGTERM (through sh and timeout) and exits 0, flushing its images, before removal."""
+    instance = trixie.launch()
+    assert isinstance(instance, ContainerInstance)
+    began = time.monotonic()
+    instance.stop()
+    assert instance.stopped_with == 0
+    assert time.monotonic() - began < 2.0
+    assert not instance.alive()
+
+
+def test_a_program_ignoring_sigterm_is_removed_after_the_grace(trixie: Implementation) -> None:
+    folder = socket_dir()
+    try:
+        container = Container(
+            "stubborn", RECIPES["trixie"].tag,
+            ["sh", "-c", "trap '' TERM; touch /run/qconform/up; sleep 60"],
+            (folder / "up").exists, folder=folder,
+        )  # fmt: skip
+        began = time.monotonic()
+        container.stop(grace=0.5)
+        assert container.stopped_with is None  # still running after the grace: removed by force
+        assert time.monotonic() - began < 5.0
+        assert not container.alive()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_orphans_of_a_dead_owner_are_reaped(trixie: Implementation) -> None:
