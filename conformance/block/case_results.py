@@ -44,8 +44,8 @@ def case_result(
     details += list(bad_data)
     result = Result(case.id, GROUP, name, version, status, "; ".join(details))
     result.sent = [json.dumps(command) for command in case.steps]
-    result.expected = [_expected(step) for step in steps]
-    result.observed = [_observed(step) for step in steps] + list(bad_data)
+    result.expected = [expected_line(step) for step in steps]
+    result.observed = [observed_line(step) for step in steps] + list(bad_data)
     result.setup = _setup(fixture, case, name, version)
     result.rerun = rerun_command(case.id, name)
     divergence = known.get((case.id, name))
@@ -63,15 +63,15 @@ def rerun_command(case_id: str, impl_name: str) -> str:
 def _first_wrong(steps: Sequence[Step | ClientStep]) -> str:
     index, step = next((i, step) for i, step in enumerate(steps, 1) if not step.agrees)
     what = step.sent.get("execute") or f"NBD client {step.sent.get('action')}"
-    return f"step {index} ({what}) first disagrees; observed {_observed(step)}"
+    return f"step {index} ({what}) first disagrees; observed {observed_line(step)}"
 
 
-def _expected(step: Step | ClientStep) -> str:
+def expected_line(step: Step | ClientStep) -> str:
     text = step.describe().splitlines()
     return text[1].strip() if len(text) > 1 else ""
 
 
-def _observed(step: Step | ClientStep) -> str:
+def observed_line(step: Step | ClientStep) -> str:
     if isinstance(step, ClientStep):
         return step.observed
     events = [event.decode() for event in step.events]
@@ -79,7 +79,7 @@ def _observed(step: Step | ClientStep) -> str:
 
 
 def _setup(fixture: BlockFixture, case: StepCase, name: str, version: str) -> str:
-    images = ", ".join(_image(image) for image in fixture.images)
+    images = ", ".join(image_summary(image) for image in fixture.images)
     return (
         f"create the images ({images}) in {case.storage} storage, start {name} "
         f'({version}) with a QMP monitor, send qmp_capabilities, then send ("@NAME" is image'
@@ -87,7 +87,7 @@ def _setup(fixture: BlockFixture, case: StepCase, name: str, version: str) -> st
     )
 
 
-def _image(image: dict[str, Any]) -> str:
+def image_summary(image: dict[str, Any]) -> str:
     data = image.get("data", [])
     runs = data if isinstance(data, list) else [data]
     parts = [f"{image['name']}: {image['format']} {image['size']} bytes"]

@@ -32,7 +32,7 @@ from conformance.block.command_line import (
     start_in_container,
 )
 from conformance.block.fixture import BLOCK_DIR, BlockFixture, with_paths
-from conformance.block.session import Session, Step
+from conformance.block.session import ConnectionClosed, Session, Step
 from conformance.block.views import StorageView
 from conformance.errors import QconformError
 from conformance.implementations import Implementation
@@ -88,12 +88,13 @@ class Outcome:
     bad_data: tuple[str, ...] = ()  # "data" entries the images do not read back
     bad_exit: str | None = None  # the oracle said the process leaves (quit) and it did not, or not cleanly
     predicted_exit: str | None = None  # the stderr line the oracle predicts when the program refuses
+    crash: str | None = None  # the crash check's report: the process went away during a step
 
     @property
     def agrees(self) -> bool:
         if self.predicted_exit is not None:
             return self.oracle is None and self.bad_exit is None and self._exit_agrees()
-        ok = self.exited is None and self.oracle is None
+        ok = self.exited is None and self.oracle is None and self.crash is None
         return ok and all(s.agrees for s in self.steps) and not self.bad_data and self.bad_exit is None
 
     def _exit_agrees(self) -> bool:
@@ -114,6 +115,7 @@ class Outcome:
         if self.oracle is not None:
             return f"{self.scenario} on {self.program}: the oracle refuses the options: {self.oracle}"
         lines = [step.describe() for step in self.steps if not step.agrees]
+        lines += [f"crashed: {self.crash}"] if self.crash is not None else []
         lines += [f"the image does not read back {entry}" for entry in self.bad_data]
         lines += [self.bad_exit] if self.bad_exit is not None else []
         return f"{self.scenario} on {self.program}:\n" + "\n".join(lines)
@@ -246,8 +248,16 @@ def run(scenario: Scenario, impl: Implementation, view: StorageView) -> Outcome:
             outcome.oracle = refused[0]
             return outcome
         _learn_names(session)
-        outcome.steps = tuple(session.run(with_paths(step, view.paths)) for step in scenario.steps)
-        if session.closing:
+        done: list[Step] = []
+        try:
+            for step in scenario.steps:
+                done.append(session.run(with_paths(step, view.paths)))
+        except ConnectionClosed as gone:  # the crash check: the scenario's crash
+            if gone.crash is None:  # it left without crashing: nothing to judge
+                raise
+            outcome.crash = gone.crash
+        outcome.steps = tuple(done)
+        if session.closing and outcome.crash is None:
             outcome.bad_exit = _left(started)
     finally:
         session.close()

@@ -6,6 +6,9 @@ on 5.2 and 11.1 too; a scenario's own "containers" list replaces the test's.
 Each scenario starts the program with the test's options, then every QMP
 step's reply and events must be what the oracle predicts from those options,
 and the images must read back the scenario's data once the program is gone.
+Each run goes into the results file (conformance/block/scenario_results.py), so
+`qconform report` lists it: agreed, diverged (with the diff), abstained (a skip
+with the reason) or a recorded divergence (an xfail).
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ import pytest
 
 from block.conftest import StorageView, real_implementation
 from block.container_impls import container_implementation
+from conformance.block.scenario_results import scenario_result
 from conformance.block.scenarios import Outcome, Scenario, load, run
 from conformance.divergences import load_divergences
 from conformance.errors import QconformError
+from conformance.implementations import Implementation
+from conformance.pytest_plugin import check_result, record_result
+from conformance.runner import PASS, SKIP
 
 SCENARIOS = load()
 KNOWN = load_divergences()  # a scenario's recorded divergence on an implementation: an xfail
@@ -51,7 +58,7 @@ def test_scenario(entry: tuple[Scenario, str], storage: Callable[..., StorageVie
     scenario, program = entry
     impl = real_implementation(program)
     outcome = run(scenario, impl, storage(scenario.storage, scenario.fixture()))
-    judge(scenario, program, outcome)
+    judge(scenario, impl, outcome)
 
 
 @pytest.mark.slow
@@ -62,20 +69,23 @@ def test_scenario_in_container(entry: tuple[Scenario, str], storage: Callable[..
     scenario, name = entry
     impl = container_implementation(name, storage=True)
     outcome = run(scenario, impl, storage(scenario.storage, scenario.fixture()))
-    judge(scenario, name, outcome)
+    judge(scenario, impl, outcome)
 
 
-def judge(scenario: Scenario, name: str, outcome: Outcome) -> None:
-    """Every step agrees, or the scenario diverges on `name` as fixtures/divergences.json says."""
-    known = KNOWN.get((scenario.id, name))
-    if known is not None:
-        if not outcome.agrees:
-            pytest.xfail(f"{known.kind}: {known.reason}\n{outcome.describe()}")
-        if not known.intermittent:
-            pytest.fail(f"recorded divergence of {scenario.id} on {name} no longer happens: remove it")
-    assert outcome.agrees, outcome.describe()
-    assert len(outcome.steps) == len(scenario.steps)
-    assert (outcome.predicted_exit is not None) == scenario.exit
+def judge(scenario: Scenario, impl: Implementation, outcome: Outcome) -> None:
+    """Record the run for the results file; then every step agrees, or the scenario diverges on
+    impl as fixtures/divergences.json says (an xfail). The oracle abstaining is a skip in the
+    results file and a failure here: a scenario is predicted in full."""
+    result = scenario_result(scenario, (impl.name, impl.version), outcome, KNOWN)
+    record_result(result)
+    if result.status == SKIP and result.known is None:
+        pytest.fail(f"the oracle abstained: {result.detail}", pytrace=False)
+    if result.status == PASS and result.known is None:
+        assert len(outcome.steps) == len(scenario.steps)
+        assert (outcome.predicted_exit is not None) == scenario.exit
+    if result.known is not None and result.status != PASS:
+        pytest.xfail(f"{result.known['kind']}: {result.known['reason']}\n{outcome.describe()}")
+    check_result(result)
 
 
 def test_every_iotest_is_a_scenario_with_its_programs() -> None:
