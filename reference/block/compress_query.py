@@ -52,8 +52,9 @@ def filtered(node: Node) -> Node:
 
 
 def over_format(node: Node) -> bool:
-    """A raw node without offset or size whose 'file' is a qcow2 node or a compress filter: named
-    json:{...}, its ImageInfo its file's members without backing-image. (A raw window over a
-    qcow2 node keeps the older, unprobed prediction; over the filter it abstains: abstains().)"""
+    """A raw node whose 'file' is a qcow2 node or a compress filter: named json:{...}, its ImageInfo
+    its file's members without backing-image, its virtual-size its window's (qsd 7.2: a window over
+    a qcow2 node, fixtures/block/cases/raw-window-format.json; over the filter it abstains:
+    abstains())."""
     child = node.file_child
-    return node.driver == "raw" and child is not None and child.driver in OVER_FORMAT and not has_window(node)
+    return node.driver == "raw" and child is not None and child.driver in OVER_FORMAT

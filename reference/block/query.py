@@ -263,7 +263,7 @@ def build_image_info(node: Node, flat: bool, profile: Profile, deep: int) -> Fro
     if node.driver == "compress":  # a filter too (reference/block/compress_query.py)
         return filter_image_info(node, filtered(node), flat, profile)
     if node.driver == "raw" and over_format(node):  # its file's members, no backing-image
-        return filter_image_info(node, filtered(node), True, profile)
+        return filter_image_info(node, filtered(node), True, profile, sectors_rounded(visible_size(node)))
     if node.driver in OTHER_DRIVERS:
         inner = [image_info(child, True, profile) for child in data_children(node)]
         return special_image_info(node, inner, LIMITS if profile.image_limits else {})
@@ -333,12 +333,16 @@ def image_values(recipe: tuple[Any, ...]) -> dict[str, QObject]:
     return image
 
 
-def filter_image_info(node: Node, below: Node, flat: bool, profile: Profile = QEMU_7_2) -> FrozenQDict:
-    """A job's filter: get_info, size and allocation are the filtered node's; no header of its own."""
+def filter_image_info(
+    node: Node, below: Node, flat: bool, profile: Profile = QEMU_7_2, size: int | None = None
+) -> FrozenQDict:
+    """A job's filter: get_info, size and allocation are the filtered node's; no header of its own.
+
+    size: the node's own virtual-size where it is not the filtered node's (a raw window)."""
     inner = image_info(below, True, profile)
     image: dict[str, QObject] = {"filename": display_filename(node), "format": node.driver}
     for key in ("dirty-flag", "actual-size", "virtual-size", "cluster-size", "limits"):
-        value = inner.get(key)
+        value = size if key == "virtual-size" and size is not None else inner.get(key)
         if value is not None:
             image[key] = value
     if not flat:

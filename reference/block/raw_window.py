@@ -37,10 +37,11 @@ def window_error(offset: int, size: int | None, file_size: int) -> str | None:
 
 
 def file_size_under(node: Node) -> int:
+    """The length of the raw node's 'file' (its "containing file": a qcow2 node's is its virtual size)."""
     child = node.file_child
     if child is None or child.facts is None or child.stale:
         raise NotModelled("raw offset/size: the file's size is not known")
-    return child.facts.size
+    return visible_size(child)
 
 
 def open_window(node: Node, opts: QDict) -> None:
@@ -77,11 +78,19 @@ def reopen_window(node: Node, entry: QDict) -> None:
 
 
 def visible_size(node: Node) -> int:
-    """The node's size as its parents see it: a raw node's window, else its file's size."""
+    """The node's length as its parents see it (before rounding to sectors): a qcow2 node's virtual
+    size, a raw node's window on its file's length (qsd 7.2: over a qcow2 node, the window is on
+    its virtual size), a compress filter's child's, else its file's size."""
+    if node.driver == "qcow2" and node.image is not None:
+        return node.image.virtual_size
+    child = node.file_child
+    if node.driver in ("raw", "compress") and child is not None:
+        below = visible_size(child)
+        if node.driver == "compress":
+            return below
+        return node.raw_size if node.raw_size is not None else below - node.raw_offset
     assert node.facts is not None
-    if node.driver != "raw" or (node.raw_offset == 0 and node.raw_size is None):
-        return node.facts.size
-    return node.raw_size if node.raw_size is not None else node.facts.size - node.raw_offset
+    return node.facts.size
 
 
 def has_window(node: Node) -> bool:
