@@ -70,6 +70,7 @@ from reference.block.other_drivers import check_reset, reopen_other, sticky_chan
 from reference.block.other_roles import OTHER_DRIVERS
 from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
+from reference.block.reopen_backing_entry import backing_entry
 from reference.block.reopen_cache import inline_options, shown_options
 from reference.block.reopen_file_swap import traded_files
 from reference.block.reopen_filter_insert import filter_move
@@ -147,7 +148,8 @@ def _reopen(
 ) -> None:  # fmt: skip
     """The checks, then (all passed) the changes; raises before changing anything."""
     caches = shown_options(given, named_twice)  # before any change: it may abstain
-    new: dict[Node, Flags] = {}
+    queued = backing_entry(merged)  # a backing child with its own entry (None: not one)
+    new: dict[Node, Flags] = dict(queued.flags) if queued else {}
     backings: dict[Node, Node | None] = {}
     files: dict[Node, Node] = {}
     inline: dict[Node, QDict] = {}  # a child reopened with inline options: those options
@@ -163,7 +165,7 @@ def _reopen(
                 reopen_other(node, given[node], _flags_of(node, entry), graph.throttle_groups)
             )
             continue
-        flags = new[node] = _queued_flags(node, entry, merged, order)
+        flags = new[node] = queued.flags[node] if queued else _queued_flags(node, entry, merged, order)
         if under_other_driver(node) and flags != Flags(node.read_only, node.auto_read_only):
             raise NotModelled("blockdev-reopen: a read-only change under a filter node is not modelled")
         unchanged = flags == Flags(node.read_only, node.auto_read_only) and (
@@ -227,6 +229,8 @@ def _reopen(
         node.read_only_explicit = "read-only" in entry or (kept and node.read_only_explicit)
         node.auto_read_only_explicit = "auto-read-only" in entry or (kept and node.auto_read_only_explicit)
         reopen_window(node, entry)
+    for node, (read_only, auto_read_only) in queued.own.items() if queued else ():
+        node.read_only_explicit, node.auto_read_only_explicit = read_only, auto_read_only
     for child, options in inline.items():
         child.read_only_explicit = "read-only" in options
         child.auto_read_only_explicit = "auto-read-only" in options
