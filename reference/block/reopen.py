@@ -41,7 +41,8 @@ Inline 'file' options reopen
 the child the node opened inline: its node-name and filename cannot change,
 and leaving its node-name out drops it from the child's options (naming it
 afterwards is a change). A node named twice: the entries merge, the later
-one's options winning, in the place of the first.
+one's options winning, in the place of the first. A backing child with its own entry next to
+its parent's: reference/block/reopen_backing_entry.py (QEMU's queue passes).
 
 Option changes of iotest 245's test_reopen (verified on qsd 7.2, reopen-245-options.json):
 'detect-zeroes' "unmap" without 'discard' "unmap" is refused in the node's generic prepare

@@ -17,9 +17,8 @@ node's own members after the reopen are those its last pass started from. This i
 reference/block/reopen_cache.py does for a single pass; only the shapes above are modelled:
 a 'file' child named as it is by its parent's entry, both with their own entries (an inline
 child of a node queued twice, a node named twice, detect-zeroes on one, or a backing child or a
-grandchild with its own entry are not: how the two passes decide its read-only is not
-modelled; 7.2 keeps a backing child read-only when the parent's pass comes later and lets its
-own explicit read-only stand when it comes earlier).
+grandchild with its own entry are not; a backing child's read-only there:
+reference/block/reopen_backing_entry.py).
 """
 
 from __future__ import annotations
