@@ -51,9 +51,12 @@ PROFILE_FIELDS = frozenset(f.name for f in fields(Profile))
 
 
 def data_applies(entry: dict[str, Any], impl_name: str, profile: Profile) -> bool:
-    """Whether a "data" entry is checked on an implementation: named in the entry's
-    "implementations" (the host's qsd, qemu-system), its profile as the entry's "profile" says."""
-    if impl_name not in entry.get("implementations", [impl_name]):
+    """Whether a "data" entry is checked on an implementation: its program family (the name
+    before any "@suite": qsd, qemu-system, on the host or in a container) named in the entry's
+    "implementations", and its profile having the values the entry's "profile" gives (data that
+    differs by version)."""
+    family = impl_name.split("@", 1)[0]
+    if family not in entry.get("implementations", [family]):
         return False
     return all(getattr(profile, key) == value for key, value in entry.get("profile", {}).items())
 

@@ -28,6 +28,16 @@ def test_an_implementations_entry_is_checked_on_those_named_only() -> None:
     assert not data_applies(entry, "qsd", get_profile("7.2"))
 
 
+def test_implementations_name_the_family_wherever_it_runs() -> None:
+    entry = {"image": "img", "pattern": 0, "offset": 0, "length": 1, "implementations": ["qemu-system"]}
+    assert data_applies(entry, "qemu-system@trixie", get_profile("10.0"))
+    assert data_applies(entry, "qemu-system@bookworm", get_profile("7.2"))
+    assert not data_applies(entry, "qsd@sid", get_profile("11.1"))
+    versioned = {**entry, "profile": {"zero_unmap_own_discard": False}}
+    assert data_applies(versioned, "qemu-system@bookworm", get_profile("7.2"))
+    assert not data_applies(versioned, "qemu-system@sid", get_profile("11.1"))
+
+
 def test_the_wake_up_case_pins_the_profile_difference() -> None:
     fixture = load(BLOCK_DIR / "cases" / "job-limited-data.json")
     case = next(c for c in fixture.cases if c.id == "job-limited-cancel-after-wake-up-data")
