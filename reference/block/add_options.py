@@ -35,10 +35,17 @@ class NodeOptions:
     cache_given: frozenset[str] = frozenset()  # the members the node's own options set
     detect_zeroes: str = "off"
     discard: str = "ignore"
+    carried: frozenset[str] = frozenset(MEMBERS)  # the members its options carry (Node.cache_carried)
 
     def passed_down(self) -> dict[str, bool]:
         """What a child opened with the node inherits: every member, resolved."""
         return dict(zip(MEMBERS, self.cache, strict=True))
+
+    def carried_down(self) -> dict[str, bool]:
+        """What a child reopened under the node takes: the members its options carry."""
+        return {
+            member: value for member, value in zip(MEMBERS, self.cache, strict=True) if member in self.carried
+        }
 
 
 def given_cache(opts: QDict) -> dict[str, bool]:
@@ -96,13 +103,13 @@ def zeroes_error(options: NodeOptions) -> str | None:
 
 def options_of(node: Node) -> NodeOptions:
     cache = (node.cache_direct, node.cache_no_flush)
-    return NodeOptions(cache, node.cache_given, node.detect_zeroes, node.discard)
+    return NodeOptions(cache, node.cache_given, node.detect_zeroes, node.discard, node.cache_carried)
 
 
 def apply(node: Node, options: NodeOptions) -> None:
     node.cache_direct, node.cache_no_flush = options.cache
     node.cache_given, node.detect_zeroes = options.cache_given, options.detect_zeroes
-    node.discard = options.discard
+    node.discard, node.cache_carried = options.discard, options.carried
 
 
 def node_fields(options: NodeOptions) -> dict[str, Any]:

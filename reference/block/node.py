@@ -68,6 +68,9 @@ class Node:
     raw_size: int | None = None
     raw_given: frozenset[str] = frozenset()  # which of offset/size its options name (its json filename)
     cache_given: frozenset[str] = frozenset()  # cache members its own options set (not inherited)
+    # cache members its current options carry (handed to children reopened under it): all after
+    # an open, those given or inherited after a reopen that did not keep its old options
+    cache_carried: frozenset[str] = frozenset({"direct", "no-flush"})
     discard: str = "ignore"  # reference/block/add_options.py
     # Drivers of reference/block/other_drivers.py: children other than 'file' and 'backing'
     # (quorum's, blkverify's, blkdebug's image), options a reopen may neither change nor drop,

@@ -75,7 +75,7 @@ from reference.block.reopen_backing_entry import backing_entry
 from reference.block.reopen_cache import inline_options, shown_options
 from reference.block.reopen_file_swap import traded_files
 from reference.block.reopen_filter_insert import filter_move
-from reference.block.reopen_inline_backing import InlineRelink
+from reference.block.reopen_inline_backing import InlineRelink, inline_flags
 from reference.block.reopen_plain import commit, plain_entry
 from reference.block.reopen_shared_file import check_shared_file, shareable
 from reference.qobject.values import QDict, QNull, bucket_of
@@ -177,6 +177,10 @@ def _reopen(
         # a job's frozen links are checked as the entry is prepared, its permissions afterwards
         kept = reopen_jobs.check_backing(graph, node, entry) if node.driver == "qcow2" else None
         reopen_jobs.check_flags(graph, node, flags.read_only, flags.auto_read_only)
+        backing_options = entry.get("backing")
+        if isinstance(backing_options, QDict) and kept is not None:  # the child reopened with them
+            assert node.backing is not None
+            _reopen_inline_backing(graph, node.backing, backing_options, new, inline)
         if isinstance(kept, InlineRelink):
             if not unchanged:
                 raise NotModelled("blockdev-reopen: a child's new backing with other changes is not modelled")
@@ -307,8 +311,15 @@ def _option_error(node: Node, entry: QDict) -> str | None:
         return "setting detect-zeroes to unmap is not allowed without setting discard operation to unmap"
     if entry.get("driver") == "qcow2" == node.driver and (error := _qcow2_cache_error(node, entry)):
         return error
-    child = entry.get("file")  # an inline child is prepared after its parent
-    return zeroes_error(inline_options(entry, child)) if isinstance(child, QDict) else None
+    children = [entry.get(key) for key in ("file", "backing")]  # inline ones: prepared after the node
+    found = [
+        error
+        for child in children
+        if isinstance(child, QDict) and (error := zeroes_error(inline_options(entry, child)))
+    ]
+    if len(found) > 1:
+        raise NotModelled("blockdev-reopen: which inline child's option error comes first is not modelled")
+    return found[0] if found else None
 
 
 def _qcow2_cache_error(node: Node, entry: QDict) -> str | None:
@@ -329,6 +340,20 @@ def _qcow2_cache_error(node: Node, entry: QDict) -> str | None:
             bounds = f"between {MIN_L2_ENTRY} and the cluster size ({cluster})"
             return f"L2 cache entry size must be a power of two {bounds}"
     return None
+
+
+def _reopen_inline_backing(
+    graph: BlockGraph, child: Node, options: QDict, new: dict[Node, Flags], inline: dict[Node, QDict]
+) -> None:
+    """The backing child's (and its file's) new flags; its options become its own."""
+    flags = inline_flags(child, options)
+    for queued, queued_flags in flags.items():
+        reopen_jobs.check_flags(graph, queued, queued_flags.read_only, queued_flags.auto_read_only)
+    new.update(flags)
+    inline[child] = options
+    file_options = options.get("file")
+    if isinstance(file_options, QDict) and child.file_child is not None:
+        inline[child.file_child] = file_options
 
 
 def _queued_under(node: Node, merged: dict[Node, QDict]) -> Node | None:

@@ -16,6 +16,8 @@ queued twice: reference/block/reopen_queue_cache.py, where cache modes are invol
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from reference.block import reopen_queue_cache
 from reference.block.add_options import NodeOptions, given_cache, options_of, resolve, text
 from reference.block.node import Node
@@ -42,7 +44,7 @@ def _shown_options(entries: dict[Node, QDict]) -> dict[Node, NodeOptions]:
         discard = text(entry, "discard", node.discard)
         shown[node] = NodeOptions(
             (given.get("direct", False), given.get("no-flush", False)), frozenset(given),
-            text(entry, "detect-zeroes", "off"), discard,
+            text(entry, "detect-zeroes", "off"), discard, frozenset(given),
         )  # fmt: skip
         _hand_down(node, entry, given, entries, shown)
     return shown
@@ -71,15 +73,19 @@ def _hand_down(
                 raise _QueuedTwice
             continue
         if isinstance(named, QDict):  # inline options: no old ones kept
-            new = resolve(named, passed, child_of_format=True)
+            new = replace(
+                resolve(named, passed, child_of_format=True),
+                carried=frozenset(given_cache(named)) | set(passed),
+            )
             shown[child] = new
-            _hand_down(child, named, new.passed_down(), entries, shown)  # its children, as given there
+            _hand_down(child, named, new.carried_down(), entries, shown)  # its children, as given there
             continue
         cache = tuple(
             was if member in old.cache_given else passed.get(member, was)
             for member, was in zip(("direct", "no-flush"), old.cache, strict=True)
         )
         assert len(cache) == 2
-        new = NodeOptions((cache[0], cache[1]), old.cache_given, old.detect_zeroes, old.discard)
+        carried = old.carried | old.cache_given | set(passed)  # its old options joined
+        new = NodeOptions((cache[0], cache[1]), old.cache_given, old.detect_zeroes, old.discard, carried)
         shown[child] = new
-        _hand_down(child, None, new.passed_down(), entries, shown)
+        _hand_down(child, None, new.carried_down(), entries, shown)

@@ -5,20 +5,35 @@ stream-245.json): the options naming the child reopen it in the same queue, so
 its own 'backing' is checked as a reopened node's is: left out while it has a
 backing node, "backing is missing for '%s'"; its current name or null is
 accepted (null detaches the node below, which goes unless the monitor holds
-it), unless a job froze that link. The child stays read-only (a backing
-child's default). Only options that repeat the child's driver, name and file
-are modelled; anything else abstains.
+it), unless a job froze that link.
+
+The child's own options (verified on qsd and qemu-system 7.2, reopen-245-inline-backing.json,
+the child opened inline with its parent or from its header): QEMU reopens it with the options
+given and nothing kept, so read-only is on and auto-read-only off unless given (a backing
+child's defaults), and the flags given become its own (a later reopen naming it keeps them).
+Its file named as it is keeps its own flags, else takes the child's; a file given inline
+takes the child's unless it sets them. read-only false needs the file to open read-write
+("Could not open", also with auto-read-only: the qcow2 child writes to it). cache.*,
+detect-zeroes and discard: reference/block/reopen_cache.py (the child's options carry only
+the cache members given or its parent's entry carries: a file named as it is keeps the
+others). Other options, and these with a new backing link below the child or a chain
+below it, abstain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reference.block.add_options import MEMBERS
 from reference.block.errors import BlockError, NotModelled
 from reference.block.node import Node
+from reference.block.options import Flags, resolve_flags
 from reference.qobject.values import QDict, QNull, bucket_of
 
-CHILD_KEYS = frozenset({"driver", "node-name", "file", "backing"})
+LINK_KEYS = frozenset({"driver", "node-name", "file", "backing"})
+OPTION_KEYS = frozenset({"read-only", "auto-read-only", "cache", "detect-zeroes", "discard"})
+CHILD_KEYS = LINK_KEYS | OPTION_KEYS
+BACKING_DEFAULTS = Flags(read_only=True, auto_read_only=False)  # what a backing child inherits
 FILE_KEYS = frozenset({"driver", "node-name", "filename"})
 
 
@@ -47,8 +62,9 @@ def own_child(node: Node, entry: QDict, options: QDict) -> InlineRelink | None:
             )
         if child.auto_named or not child.name_in_options or not _same_file(child, options.get("file")):
             raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
-    if child.read_only_explicit or not child.read_only or child.auto_read_only or "auto-read-only" in entry:
-        raise NotModelled("blockdev-reopen: inline backing options of a child with its own flags")
+    if "auto-read-only" in entry:
+        raise NotModelled("blockdev-reopen: inline backing options under a parent's auto-read-only")
+    _check_options(child, options)
     given = options.get("backing")
     below = child.backing
     if "backing" not in options:
@@ -56,10 +72,46 @@ def own_child(node: Node, entry: QDict, options: QDict) -> InlineRelink | None:
             raise BlockError(f"backing is missing for '{child.name}'")
         return None
     if isinstance(given, QNull):
+        if below is not None and OPTION_KEYS.intersection(options.keys()):
+            raise NotModelled(
+                "blockdev-reopen: inline backing options with a new link below are not modelled"
+            )
         return InlineRelink(child, None) if below is not None else None
     if isinstance(given, str) and below is not None and given == below.name:
         return None
     raise NotModelled("blockdev-reopen: a new or inline backing for the reopened child is not modelled")
+
+
+def inline_flags(child: Node, options: QDict) -> dict[Node, Flags]:
+    """The new flags of the backing child reopened with `options` and of its file."""
+    flags = resolve_flags(options, BACKING_DEFAULTS)
+    file = child.file_child
+    if file is None or file.inherits_from is not child:  # opened elsewhere: not queued with it
+        return {child: flags}
+    file_options = options.get("file")
+    if isinstance(file_options, QDict):
+        return {child: flags, file: resolve_flags(file_options, flags)}
+    kept = Flags(
+        file.read_only if file.read_only_explicit else flags.read_only,
+        file.auto_read_only if file.auto_read_only_explicit else flags.auto_read_only,
+    )
+    return {child: flags, file: kept}
+
+
+def _check_options(child: Node, options: QDict) -> None:
+    """The child's own options are modelled over a plain file node with no chain below."""
+    cache = options.get("cache")
+    if isinstance(cache, QDict) and set(cache.keys()) - set(MEMBERS):
+        raise NotModelled("blockdev-reopen: inline backing cache options other than direct/no-flush")
+    if "discard" in options and options.get("discard") not in ("ignore", "unmap"):
+        raise NotModelled("blockdev-reopen: an inline backing discard other than ignore/unmap")
+    if not OPTION_KEYS.intersection(options.keys()):
+        return  # only the links: the child's flags go back to a backing child's defaults
+    file, below = child.file_child, child.backing
+    if file is None or file.driver != "file" or file.inherits_from is not child or file.extra_children:
+        raise NotModelled("blockdev-reopen: inline backing options over another file are not modelled")
+    if below is not None and below.inherits_from is child and OPTION_KEYS.intersection(options.keys()):
+        raise NotModelled("blockdev-reopen: inline backing options above a chain are not modelled")
 
 
 def self_named(child: Node, options: QDict) -> bool:

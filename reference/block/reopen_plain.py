@@ -74,5 +74,6 @@ def commit(node: Node, entry: QDict, new: dict[Node, Flags]) -> None:
         queued.read_only, queued.auto_read_only = flags.read_only, flags.auto_read_only
     node.cache_direct, node.cache_no_flush = False, False
     node.cache_given, node.detect_zeroes = frozenset(), "off"
+    node.cache_carried = frozenset()  # an entry without 'cache' carries none
     node.read_only_explicit = "read-only" in entry
     node.auto_read_only_explicit = "auto-read-only" in entry

@@ -55,13 +55,14 @@ def shown_options(entries: dict[Node, QDict], named_twice: bool) -> dict[Node, N
         old = options_of(node)
         cache = (queued.options.get("direct", False), queued.options.get("no-flush", False))
         own_entry = entries.get(node)
+        carried = frozenset(queued.options)
         if own_entry is None:  # queued under a parent only: keeps detect-zeroes and discard
-            shown[node] = NodeOptions(cache, frozenset(queued.own), old.detect_zeroes, old.discard)
+            shown[node] = NodeOptions(cache, frozenset(queued.own), old.detect_zeroes, old.discard, carried)
             continue
         if node in _children_of(queue) and old.detect_zeroes != "off":
             raise NotModelled("blockdev-reopen: detect-zeroes of a node queued twice is not modelled")
         zeroes, discard = text(own_entry, "detect-zeroes", "off"), text(own_entry, "discard", node.discard)
-        shown[node] = NodeOptions(cache, frozenset(queued.own), zeroes, discard)
+        shown[node] = NodeOptions(cache, frozenset(queued.own), zeroes, discard, carried)
     return shown
 
 
@@ -81,8 +82,9 @@ def _queue(
     own = dict(options)
     if parent is not None:
         _join(options, parent)
-    if keep_old:  # every member: its old value
-        _join(options, dict(zip(MEMBERS, old.cache, strict=True)))
+    if keep_old:  # every member its old options carry: its old value
+        _join(options, {member: value for member, value in zip(MEMBERS, old.cache, strict=True)
+                        if member in old.carried})  # fmt: skip
     queued = _Queued(own, options)
     queue[node] = queued
     for child in _named(node, entry):
