@@ -70,6 +70,8 @@ def start(graph: BlockGraph, args: QDict, device: Node) -> None:
     before = {node: node.read_only for node in group}
     for node in group:
         node.read_only = False
+    if before[base]:  # QEMU reopened it with read-only given: its own option from now on
+        base.read_only_explicit = True
     filter_node = graph.add_filter("mirror_top", device)
     if speed < 0:  # block_job_create refuses it: the filter goes, the base is reopened back
         graph.remove_filter(filter_node)

@@ -42,7 +42,10 @@ the child the node opened inline: its node-name and filename cannot change,
 and leaving its node-name out drops it from the child's options (naming it
 afterwards is a change). A node named twice: the entries merge, the later
 one's options winning, in the place of the first. A backing child with its own entry next to
-its parent's: reference/block/reopen_backing_entry.py (QEMU's queue passes).
+its parent's: reference/block/reopen_backing_entry.py (QEMU's queue passes); inline options for
+the backing child: reference/block/reopen_inline_backing.py. A backing child queued under its
+parent takes read-only on / auto-read-only off unless it set them itself, whatever the
+parent's entry says (reopen-245-inline-backing-parent-flags).
 
 Option changes of iotest 245's test_reopen (verified on qsd 7.2, reopen-245-options.json):
 'detect-zeroes' "unmap" without 'discard' "unmap" is refused in the node's generic prepare
@@ -59,7 +62,7 @@ Which error wins when an option error meets another error is not modelled.
 from __future__ import annotations
 
 from reference.block import reopen_jobs, stream_read_only
-from reference.block.add_options import apply, empty_cache_in, zeroes_error
+from reference.block.add_options import apply, empty_cache_in, resolve, zeroes_error
 from reference.block.devices import attach_backing, check_reopen
 from reference.block.errors import BlockError, NotModelled
 from reference.block.graph import BlockGraph, backing_blocker
@@ -75,7 +78,7 @@ from reference.block.reopen_backing_entry import backing_entry
 from reference.block.reopen_cache import inline_options, shown_options
 from reference.block.reopen_file_swap import traded_files
 from reference.block.reopen_filter_insert import filter_move
-from reference.block.reopen_inline_backing import InlineRelink, inline_flags
+from reference.block.reopen_inline_backing import BACKING_DEFAULTS, InlineRelink, inline_flags
 from reference.block.reopen_plain import commit, plain_entry
 from reference.block.reopen_shared_file import check_shared_file, shareable
 from reference.qobject.values import QDict, QNull, bucket_of
@@ -213,11 +216,7 @@ def _reopen(
         for child in inheriting(node)[1:]:
             if child in new:
                 continue
-            # QEMU queues it with its old explicit options, then the parent's, then its old ones
-            new[child] = Flags(
-                _kept(child, "read-only", merged.get(node)),
-                _kept(child, "auto-read-only", merged.get(node)),
-            )
+            new[child] = _inherited(child, node, merged.get(node), new)
     for node, flags in new.items():  # file-posix reopens its fd once every entry is prepared
         _check_open(graph, node, flags, writer=_has_writer(node, new, graph))
     _check_permissions(graph, new)
@@ -311,15 +310,28 @@ def _option_error(node: Node, entry: QDict) -> str | None:
         return "setting detect-zeroes to unmap is not allowed without setting discard operation to unmap"
     if entry.get("driver") == "qcow2" == node.driver and (error := _qcow2_cache_error(node, entry)):
         return error
-    children = [entry.get(key) for key in ("file", "backing")]  # inline ones: prepared after the node
-    found = [
-        error
-        for child in children
-        if isinstance(child, QDict) and (error := zeroes_error(inline_options(entry, child)))
-    ]
+    found = _inline_zeroes_errors(entry)
     if len(found) > 1:
         raise NotModelled("blockdev-reopen: which inline child's option error comes first is not modelled")
     return found[0] if found else None
+
+
+def _inline_zeroes_errors(entry: QDict) -> list[str]:
+    """Inline children (and a backing child's inline file) are prepared after the node."""
+    found: list[str] = []
+    for key in ("file", "backing"):
+        child = entry.get(key)
+        if not isinstance(child, QDict):
+            continue
+        file = child.get("file") if key == "backing" else None
+        # detect-zeroes and discard are not inherited: the cache members do not matter here
+        for options in (
+            inline_options(entry, child),
+            *([resolve(file, {}, True)] if isinstance(file, QDict) else []),
+        ):
+            error = zeroes_error(options)
+            found += [error] if error else []
+    return found
 
 
 def _qcow2_cache_error(node: Node, entry: QDict) -> str | None:
@@ -384,6 +396,23 @@ def _queued_flags(node: Node, entry: QDict, merged: dict[Node, QDict], order: li
     return Flags(
         _given(entry, "read-only", node.read_only_explicit and node.read_only),
         _given(entry, "auto-read-only", node.auto_read_only_explicit and node.auto_read_only),
+    )
+
+
+def _inherited(child: Node, node: Node, entry: QDict | None, new: dict[Node, Flags]) -> Flags:
+    """A child queued under the entry's node: its old explicit options, then its parent's, then its
+    old ones. A backing child's parent hands down read-only on / auto-read-only off (qsd 7.2:
+    reopen-245-inline-backing-parent-flags); a grandchild takes its parent's new flags."""
+    parent = child.inherits_from
+    if parent is not None and parent.backing is child:
+        handed = BACKING_DEFAULTS
+    elif parent is not None and parent is not node and parent in new:
+        handed = new[parent]
+    else:
+        return Flags(_kept(child, "read-only", entry), _kept(child, "auto-read-only", entry))
+    return Flags(
+        child.read_only if child.read_only_explicit else handed.read_only,
+        child.auto_read_only if child.auto_read_only_explicit else handed.auto_read_only,
     )
 
 

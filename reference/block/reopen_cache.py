@@ -10,8 +10,13 @@ every member of theirs, and so on down. Such children keep detect-zeroes and dis
 (neither is handed down). A child given inline options starts from those, then the members
 the entry sets, then the defaults (discard "unmap": its parent is a format node), and hands
 its cache members down to its own children in turn (iotest 245's test_reopen: a backing
-child and its file given inline). A child named as it is that has its own entry too is
-queued twice: reference/block/reopen_queue_cache.py, where cache modes are involved.
+child and its file given inline). What a node hands down is what its options carry
+(Node.cache_carried): every member after an open, only the members given or inherited after a
+reopen that kept nothing old (an entry's node, an inline child), its old ones joined for a
+child named as it is; a child named as it is keeps the others (reopen-245-inline-backing.json:
+cache.no-flush alone in a backing child's inline options leaves its file's direct). A child
+named as it is that has its own entry too is queued twice: reference/block/reopen_queue_cache.py,
+where cache modes are involved.
 """
 
 from __future__ import annotations

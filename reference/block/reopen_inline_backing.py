@@ -62,8 +62,6 @@ def own_child(node: Node, entry: QDict, options: QDict) -> InlineRelink | None:
             )
         if child.auto_named or not child.name_in_options or not _same_file(child, options.get("file")):
             raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
-    if "auto-read-only" in entry:
-        raise NotModelled("blockdev-reopen: inline backing options under a parent's auto-read-only")
     _check_options(child, options)
     given = options.get("backing")
     below = child.backing
@@ -98,13 +96,26 @@ def inline_flags(child: Node, options: QDict) -> dict[Node, Flags]:
     return {child: flags, file: kept}
 
 
-def _check_options(child: Node, options: QDict) -> None:
-    """The child's own options are modelled over a plain file node with no chain below."""
+def _file_keys(file: QDict, naming: frozenset[str]) -> bool:
+    """Inline file options that name the file as it is, and give it only modelled options."""
+    keys = set(file.keys())
+    if not naming <= keys <= naming | (OPTION_KEYS - {"auto-read-only"}):  # auto-read-only: not probed
+        return False
+    _check_values(file)
+    return True
+
+
+def _check_values(options: QDict) -> None:
     cache = options.get("cache")
     if isinstance(cache, QDict) and set(cache.keys()) - set(MEMBERS):
         raise NotModelled("blockdev-reopen: inline backing cache options other than direct/no-flush")
     if "discard" in options and options.get("discard") not in ("ignore", "unmap"):
         raise NotModelled("blockdev-reopen: an inline backing discard other than ignore/unmap")
+
+
+def _check_options(child: Node, options: QDict) -> None:
+    """The child's own options are modelled over a plain file node with no chain below."""
+    _check_values(options)
     if not OPTION_KEYS.intersection(options.keys()):
         return  # only the links: the child's flags go back to a backing child's defaults
     file, below = child.file_child, child.backing
@@ -136,7 +147,7 @@ def _check_self_named(child: Node, options: QDict) -> None:
         raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
     if isinstance(file, str) and file == current.name:
         return
-    if not isinstance(file, QDict) or set(file.keys()) != FILE_KEYS - {"node-name"}:
+    if not isinstance(file, QDict) or not _file_keys(file, FILE_KEYS - {"node-name"}):
         raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
     if (file.get("driver"), file.get("filename")) != (current.driver, current.filename):
         raise NotModelled("blockdev-reopen: inline backing options with another file are not modelled")
@@ -148,7 +159,7 @@ def _same_file(child: Node, file: object) -> bool:
         return False
     if isinstance(file, str):
         return file == current.name
-    if not isinstance(file, QDict) or set(file.keys()) != FILE_KEYS or current.inherits_from is not child:
+    if not isinstance(file, QDict) or not _file_keys(file, FILE_KEYS) or current.inherits_from is not child:
         return False
     same = (file.get("driver"), file.get("node-name"), file.get("filename"))
     return same == (current.driver, current.name, current.filename) and current.name_in_options
