@@ -39,13 +39,14 @@ from reference.block.graph import BlockGraph
 from reference.block.names import lookup_error, well_formed
 from reference.block.node import Node
 from reference.block.other_roles import OTHER_DRIVERS
-from reference.block.permissions import ALL, User, check, export_user, parent_user, users_of
+from reference.block.permissions import ALL, User, check, child_user, export_user, parent_user, users_of
 from reference.block.raw_window import visible_size
 from reference.qobject.values import QDict, QObject
 
 EXPORT_OPTIONS = frozenset({"type", "id", "node-name", "writable", "name"})
 LEGACY_ADD_OPTIONS = frozenset({"device", "name", "writable"})
 DELETE_MODES = ("safe", "hard")
+PASS_DOWN = frozenset({"raw", "throttle"})  # nodes handing their users' permissions to their file
 NOT_RUNNING = "NBD server not running"
 
 
@@ -100,7 +101,7 @@ def block_export_add(graph: BlockGraph, args: QDict) -> None:
     node = graph.find(node_name)
     if node is None:
         raise lookup_error(graph.profile, "", node_name)
-    if node.driver in OTHER_DRIVERS:  # its size and what it takes of its children: not modelled
+    if node.driver in OTHER_DRIVERS - PASS_DOWN:  # its size and what it takes of its children: not modelled
         raise NotModelled(f"block-export-add: an export of a {node.driver} node is not modelled")
     writable = args.get("writable") is True
     if writable and node.read_only:
@@ -196,7 +197,10 @@ def client_request(graph: BlockGraph, label: str, write: bool, offset: int = 0, 
 
 
 def _export_size(node: Node) -> int:
-    """The size the export shows: a qcow2 node's virtual size, else what its parents see."""
+    """The size the export shows: a qcow2 node's virtual size, else what its parents see (a
+    throttle node's: its child's)."""
+    while node.driver == "throttle" and node.file_child is not None:
+        node = node.file_child
     if node.image is not None:
         return node.image.virtual_size
     return visible_size(node)
@@ -220,18 +224,28 @@ def _remove(graph: BlockGraph, export: Export, when: str) -> None:
 
 
 def _check_users(graph: BlockGraph, node: Node, new: User) -> None:
-    """The node's users with the new export among them; below a raw node, its file's users too."""
+    """The node's users with the new export among them; below a raw or throttle node, its file's
+    users too (they hand their users' permissions down), and so on down."""
     exports = graph.export_users()
-    check(node, [new, *users_of(node, exports)])
+    users = [new, *users_of(node, exports)]
+    check(node, users)
     child = node.file_child
-    if node.driver == "raw" and child is not None:  # raw hands its users' permissions down
+    while node.driver in PASS_DOWN and child is not None:
         mine = f"node '{node.name}'"
-        raw = parent_user(node, [new, *users_of(node, exports)])
-        check(child, [raw if user.desc == mine else user for user in users_of(child, exports)])
+        passed = parent_user(node, users) if node.driver == "raw" else child_user(node, "file", users)
+        users = [passed if user.desc == mine else user for user in users_of(child, exports)]
+        check(child, users)
+        node, child = child, child.file_child
 
 
 def _take_write(graph: BlockGraph, node: Node) -> None:
     """A new writer on the node: what QEMU's permission update does to the nodes below."""
+    while node.driver == "throttle":  # passes the write on: a read-only child refuses it
+        child = node.file_child
+        assert child is not None, "a throttle node has its 'file'"
+        if child.read_only:
+            raise BlockError("Block node is read-only")
+        node = child
     if node.driver == "raw":
         child = node.file_child
         assert child is not None

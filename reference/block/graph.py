@@ -80,14 +80,15 @@ class BlockGraph:
         return [(export.node, export.writable, export.seq) for export in self.exports]
 
     def has_writer(self, node: Node) -> bool:
-        """Someone writes through the node: a writable export, a writable qcow2, a raw passing one on."""
+        """Someone writes through the node: a writable export, a writable qcow2, a raw or throttle
+        node passing one on."""
         if any(export.writable and export.node is node for export in self.exports):
             return True
         return any(
             parent.file_child is node
             and (
                 (parent.driver == "qcow2" and not parent.read_only)
-                or (parent.driver == "raw" and self.has_writer(parent))
+                or (parent.driver in ("raw", "throttle") and self.has_writer(parent))
             )
             for parent in node.parents
         )
@@ -187,6 +188,8 @@ class BlockGraph:
             node.filename = "null-co://"
             node.facts = null_facts()
         elif driver in OTHER_DRIVERS:
+            if driver == "throttle" and child is not None and isinstance(opts.get("file"), QDict):
+                child.set_unstamped(inherits_from=node)  # a reopen takes it along (throttle_users.py)
             opener = lambda ref, fl: self._open_child(ref, fl, created, options)  # noqa: E731
             open_other(self, node, opts, flags, opener, child)
         else:

@@ -25,7 +25,8 @@ test_reset_default_values; fixtures/block/cases/reopen-245-drivers.json):
 - query-named-block-nodes: reference/block/other_query.py.
 
 Read-only changes of these nodes or of their children abstain, as do users of these nodes
-(exports, parents): what they then take of their children is not modelled.
+(exports, parents): what they then take of their children is not modelled; but for throttle
+(reference/block/throttle_users.py).
 """
 
 from __future__ import annotations
@@ -156,7 +157,9 @@ def record_options(node: Node, opts: QDict) -> None:
 
 
 def under_other_driver(node: Node) -> bool:
-    return node.driver in OTHER_DRIVERS or any(parent.driver in OTHER_DRIVERS for parent in node.parents)
+    """A node whose read-only change the model does not follow (throttle parents pass theirs on)."""
+    others = OTHER_DRIVERS - {"throttle"}
+    return node.driver in OTHER_DRIVERS or any(parent.driver in others for parent in node.parents)
 
 
 def check_reset(node: Node, entry: QDict) -> None:
@@ -186,7 +189,7 @@ def reopen_other(node: Node, entry: QDict, flags: Flags, groups: list[str]) -> C
         )
     if entry.get("driver") != node.driver:
         raise NotModelled("blockdev-reopen: a new driver for a filter node is not modelled")
-    if flags != Flags(node.read_only, node.auto_read_only):
+    if flags != Flags(node.read_only, node.auto_read_only) and node.driver != "throttle":
         raise NotModelled("blockdev-reopen: a read-only change of a filter node is not modelled")
     if any(key in entry for key in ("detect-zeroes", "discard", "cache", "force-share")):
         raise NotModelled("blockdev-reopen: generic options of a filter node are not modelled")

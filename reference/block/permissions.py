@@ -66,11 +66,16 @@ def parent_user(parent: Node, users_above: list[User], read_only: bool | None = 
         return User(f"node '{parent.name}'", "file", CONSISTENT_READ | writes, ALL & ~(WRITE | RESIZE),
                     parent.file_seq)  # fmt: skip
     if parent.driver == "raw":  # passes its own users' permissions through unchanged
-        perm, shared = 0, ALL
-        for user in users_above:
-            perm, shared = perm | user.perm, shared & user.shared
-        return User(f"node '{parent.name}'", "file", perm, shared, parent.file_seq)
+        return passed_down(f"node '{parent.name}'", "file", users_above, parent.file_seq)
     raise NotModelled(f"permissions of a {parent.driver} node on its file are not modelled")
+
+
+def passed_down(desc: str, role: str, users_above: list[User], seq: int) -> User:
+    """A node handing its users' permissions to its child: all they take, only what they all share."""
+    perm, shared = 0, ALL
+    for user in users_above:
+        perm, shared = perm | user.perm, shared & user.shared
+    return User(desc, role, perm, shared, seq)
 
 
 def export_user(writable: bool, seq: int, shared: int = ALL & ~RESIZE) -> User:
@@ -105,7 +110,10 @@ def users_of(
 def child_user(parent: Node, role: str, users_above: list[User]) -> User:
     """A quorum, blkverify, blkdebug or throttle node over its child (seen on qsd 7.2): without
     users of its own it takes nothing; quorum never shares write or resize (its children must
-    stay alike), the filters share everything."""
+    stay alike), the filters share everything. With users, throttle passes their permissions down
+    as they are (fixtures/block/cases/throttle-users.json)."""
+    if users_above and parent.driver == "throttle":
+        return passed_down(f"node '{parent.name}'", role, users_above, parent.file_seq)
     if users_above:
         raise NotModelled(f"permissions of a {parent.driver} node with users of its own are not modelled")
     shared = CONSISTENT_READ | WRITE_UNCHANGED if parent.driver == "quorum" else ALL

@@ -81,6 +81,7 @@ from reference.block.reopen_filter_insert import filter_move
 from reference.block.reopen_inline_backing import BACKING_DEFAULTS, InlineRelink, inline_flags
 from reference.block.reopen_plain import commit, plain_entry
 from reference.block.reopen_shared_file import check_shared_file, shareable
+from reference.block.throttle_users import first_read_only, write_path
 from reference.qobject.values import QDict, QNull, bucket_of
 
 KEEP = object()  # the entry names the node's current backing (or null where it has none)
@@ -168,6 +169,8 @@ def _reopen(
             filter_changes.append(
                 reopen_other(node, given[node], _flags_of(node, entry), graph.throttle_groups)
             )
+            if node.driver == "throttle":  # its read-only may change (reference/block/throttle_users.py)
+                new[node] = _flags_of(node, entry)
             continue
         flags = new[node] = queued.flags[node] if queued else _queued_flags(node, entry, merged, order)
         if under_other_driver(node) and flags != Flags(node.read_only, node.auto_read_only):
@@ -603,38 +606,34 @@ def _check_open(graph: BlockGraph, node: Node, flags: Flags, writer: bool) -> No
         raise BlockError(f"Could not open '{node.filename}': {error}")
 
 
+def _read_only_error(node: Node, new: dict[Node, Flags]) -> str:
+    """A writer reaching a read-only node: one going read-only now, or one already read-only."""
+    if node in new and not node.read_only:
+        return f"Read-only block node '{node.name}' cannot support read-write users"
+    return "Block node is read-only"
+
+
 def _check_permissions(graph: BlockGraph, new: dict[Node, Flags]) -> None:
     errors: list[str] = []
     for export in graph.exports:  # a writable export is a read-write user of its node
         node = export.node
         if not export.writable:
             continue
-        chain: Node | None = node
-        while chain is not None:  # raw passes the export's write down to its file (qsd 7.2)
-            if _flags(chain, new).read_only:
-                changed = chain in new and not chain.read_only
-                errors.append(
-                    f"Read-only block node '{chain.name}' cannot support read-write users"
-                    if changed
-                    else "Block node is read-only"
-                )
-                break
-            chain = chain.file_child if chain.driver == "raw" else None
+        # raw and throttle pass the export's write down to their file (qsd 7.2)
+        chain = first_read_only(node, lambda reached: _flags(reached, new).read_only)
+        if chain is not None:
+            errors.append(_read_only_error(chain, new))
     for parent in graph.nodes:
         child = parent.file_child
         if parent.driver != "qcow2" or child is None or _flags(parent, new).read_only:
             continue
-        flags = _flags(child, new)
-        if flags.read_only:
-            changed = child in new and not child.read_only
-            errors.append(
-                f"Read-only block node '{child.name}' cannot support read-write users"
-                if changed
-                else "Block node is read-only"
-            )
-        elif child not in new and parent in new and parent.read_only:
-            try:  # the child gains its first writer: file-posix reopens it read-write
-                _check_open(graph, child, flags, writer=True)
+        stop = first_read_only(child, lambda reached: _flags(reached, new).read_only)
+        bottom = write_path(child)[-1]
+        if stop is not None:
+            errors.append(_read_only_error(stop, new))
+        elif bottom not in new and parent in new and parent.read_only:
+            try:  # the file gains its first writer: file-posix reopens it read-write
+                _check_open(graph, bottom, _flags(bottom, new), writer=True)
             except BlockError as err:
                 errors.append(err.desc)
     after = {node: f.read_only for node, f in new.items()}
