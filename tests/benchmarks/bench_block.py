@@ -61,6 +61,13 @@ facts, attach and permission checks), the infos built ahead ~30 µs (~3-4.5 µs 
 design's floor: a specialised writer for file nodes measured only 4.4 -> 3.1 µs a node), and
 the QMP path ~15-17 µs (parse, argument check, dispatch, reply).
 
+Re-run on main at 7c673d1 (2026-11-26 ~20:30, after the day's other oracle work: the compress
+filter's query, reopen of a backing child's own entry and of inline backing options, throttle
+nodes with users), load average 0.1-0.4, qsd faster then (chain add ~1050 µs): three runs on
+Debian's python3 give the chain add 8.0-8.4%, add file 7.4-7.9%, job-complete 7.3-7.6%, add raw
+6.9-7.3% and every other step 4.1-6.4%; two runs on pyenv's build give the chain add 9.0-9.2%
+and job-complete 8.0-8.4%.
+
 How the figures got here, change by change: tests/benchmarks/bench_block.md.
 """
 
