@@ -39,6 +39,7 @@ from block.conftest import real_implementation
 from block.session import Session, Step
 from block.stateful.base import MachineBase, add_command, reached, reopen_entry
 from block.stateful.driver_rules import DriverRules
+from block.stateful.format_rules import FormatRules
 from block.stateful.option_rules import DATA_DRIVERS, OptionRules
 from block.stateful.pool import LAYOUT, make_pool
 from conformance.implementations import Implementation
@@ -51,7 +52,7 @@ LONE = ["raw", "rraw", "rsolo", "solo"]  # images without a backing file
 STEPS = 10
 
 
-class GraphMachine(OptionRules, DriverRules, MachineBase, RuleBasedStateMachine):
+class GraphMachine(OptionRules, DriverRules, FormatRules, MachineBase, RuleBasedStateMachine):
     impl: Implementation  # set by a subclass per implementation (hypothesis builds the machine)
 
     def __init__(self) -> None:
@@ -302,17 +303,20 @@ class GraphMachine(OptionRules, DriverRules, MachineBase, RuleBasedStateMachine)
         if not names:
             return
         name = data.draw(st.sampled_from(names))
-        node = self.session.graph.find(name)
-        if node is None or node.driver != "qcow2" or node.read_only:
-            return  # a read-only device goes read-write for the job: the data check would not know
-        if node.parents:
-            return  # under a throttle, quorum, blkverify or blkdebug node: jobs there are not modelled
-        if any(self._exported(n) for layer in self._subtree(node) for n in (layer, *layer.children())):
+        if not self._streamable(self.session.graph.find(name)):
             return
         self.counter += 1
         args = {"job-id": f"s{self.counter}", "device": name} | ({"base-node": base} if base else {})
         step = self._check(self.session.run({"execute": "block-stream", "arguments": args}))
         reached(f"stream {'base' if base else 'all'}", step)
+
+    def _streamable(self, node: Node | None) -> bool:
+        """A read-write qcow2 root, nothing in its chain exported."""
+        if node is None or node.driver != "qcow2" or node.read_only:
+            return False  # a read-only device goes read-write for the job: the data check would not know
+        if node.parents:
+            return False  # under another node (throttle, raw, compress...): jobs there are not modelled
+        return not any(self._exported(n) for layer in self._subtree(node) for n in (layer, *layer.children()))
 
     @precondition(lambda self: self.graph_jobs)
     @rule(
