@@ -113,6 +113,7 @@ class DriverRules(MachineBase):
             args["align"] = align
         self._add("blkdebug", args)
 
+    @precondition(lambda self: not self.session.graph.jobs)
     @rule(size=st.sampled_from(NULL_SIZES))
     def add_null(self, size: int | None) -> None:
         args: dict[str, Any] = {"driver": "null-co", "node-name": self._fresh_name()}

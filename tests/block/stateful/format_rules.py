@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
-from block.stateful.base import MachineBase, reached, reopen_entry
+from block.stateful.base import MachineBase, add_command, reached, reopen_entry
 from block.stateful.option_rules import CACHES, DATA_DRIVERS, OFFSETS, SIZES
 from reference.block.node import Node
 
@@ -109,8 +109,16 @@ class FormatRules(MachineBase):
         """block-stream with 'base' (a file name), 'backing-file' and 'on-error' (no speed: timing)."""
         graph = self.session.graph
         names = [name for name in sorted(self.kinds) if self._streamable(graph.find(name))]
-        if not names:
-            return
+        if not names:  # open a chain first (a rule drawn seldom in a short run would rarely find one)
+            kind = data.draw(st.sampled_from(["top", "rtop", "solo"]))
+            if self.pool.files_of(kind) & self._in_use():
+                return
+            name = self._fresh_name()
+            step = self._check(self.session.run(add_command(self.pool, kind, name, None, None)))
+            if "return" not in step.reply:
+                return
+            self.kinds[name] = kind
+            names = [name]
         name = data.draw(st.sampled_from(names))
         image = self.pool.images[self.kinds[name]]
         below = self.pool.images[image.backing] if image.backing else image
@@ -123,7 +131,7 @@ class FormatRules(MachineBase):
             }[base]  # fmt: skip
         if backing_file is not None:  # the same file, named another way (a later open finds it)
             args["backing-file"] = (
-                below.path if backing_file == "absolute" else posixpath.basename(below.path)
+                below.path if backing_file == "absolute" else posixpath.relpath(below.path, folder)
             )
         if on_error is not None:
             args["on-error"] = on_error

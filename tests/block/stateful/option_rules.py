@@ -90,7 +90,9 @@ class OptionRules(MachineBase):
         entry = reopen_entry(node, node.read_only, node.auto_read_only) | _cache_options(data, empty=False)
         child = node.file_child
         if inline and child.inherits_from is node:
-            file = {"driver": "file", "node-name": child.name, "filename": child.filename}
+            file = {"driver": "file", "filename": child.filename}
+            if child.name_in_options:  # a name an earlier reopen left out may not come back
+                file["node-name"] = child.name
             entry["file"] = file | _cache_options(data, empty=False)
         self._reopen(f"reopen options{', inline file' if inline else ''}", [entry])
 
