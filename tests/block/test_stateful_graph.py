@@ -9,7 +9,9 @@ commit and complete or cancel it, stream a chain into its top, query the jobs, e
 (writable or read-only), remove exports, and stop or restart the NBD server. The mixins add
 options at blockdev-add and reopen (cache.*, detect-zeroes, discard, raw offset/size windows)
 and HMP qemu-io reads with -P (stateful/option_rules.py), throttle groups and throttle, quorum,
-blkverify, blkdebug and null-co nodes over pool nodes (stateful/driver_rules.py). After every step the
+blkverify, blkdebug and null-co nodes over pool nodes (stateful/driver_rules.py), raw nodes over
+qcow2 nodes and compress filters, block-stream's base/backing-file/on-error and a file child's own
+cache entry next to its parent's (stateful/format_rules.py). After every step the
 reply and its events must match the oracle's prediction, and so must
 query-named-block-nodes. At the end, every image no node ever had writable
 keeps every byte, and a base a commit reached "ready" for holds the top's data.
