@@ -71,13 +71,12 @@ class FormatRules(MachineBase):
     def add_compress(self, data: st.DataObject) -> None:
         """A compress filter over a named file, raw or qcow2 node (only qcow2 takes it), or a missing one."""
         graph = self.session.graph
+        # not under a compress filter with users: its permissions, checked again, are not modelled
         names = [
-            name
-            for name in self._named()
-            if (node := graph.find(name))
-            and node.driver in DATA_DRIVERS
+            name for name in self._named()
+            if (node := graph.find(name)) and node.driver in DATA_DRIVERS
             and not any(p.driver == "compress" and p.parents for p in node.parents)
-        ]  # fmt: skip (the permissions of a filter with users, checked again: the oracle abstains)
+        ]  # fmt: skip
         child = data.draw(st.sampled_from([*names, "missing"]))
         args = {"driver": "compress", "node-name": self._fresh_name(), "file": child}
         step = self._check(self.session.run({"execute": "blockdev-add", "arguments": args}))
