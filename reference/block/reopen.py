@@ -56,7 +56,7 @@ once, 'l2-cache-size' or 'refcount-cache-size' above 'cache-size', then 'l2-cach
 'pass-discard-request' / 'discard' show nowhere. Accepted cache modes and detect-zeroes show in
 query-named-block-nodes: reference/block/reopen_cache.py; an entry leaving 'discard' out keeps the
 node's (reference/block/add_options.py). raw's 'offset' / 'size': reference/block/raw_window.py.
-Which error wins when an option error meets another error is not modelled.
+Which error wins when an option error meets another error: reference/block/reopen_error_order.py.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ from reference.block.permissions import first_conflict, users_of
 from reference.block.raw_window import reopen_window, reopen_window_error
 from reference.block.reopen_backing_entry import backing_entry
 from reference.block.reopen_cache import inline_options, shown_options
+from reference.block.reopen_error_order import OptionErrors, Stage, first_error
 from reference.block.reopen_file_swap import traded_files
 from reference.block.reopen_filter_insert import filter_move
 from reference.block.reopen_inline_backing import BACKING_DEFAULTS, InlineRelink, inline_flags
@@ -133,11 +134,15 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: boo
     reopen_jobs.drain(graph)
     option_errors = [error for node, entry in given.items() if (error := _option_error(node, entry))]
     merged = {node: _without_options(entry) for node, entry in given.items()}
+    reached: list[Stage] = []
     try:
-        _reopen(graph, merged, given, file_is_option, named_twice=len(given) < len(entries))
-    except BlockError:
-        if option_errors:  # which one QEMU reports first is not pinned
-            raise NotModelled("blockdev-reopen: an option error with another error is not modelled") from None
+        _reopen(graph, merged, given, file_is_option, named_twice=len(given) < len(entries), reached=reached)
+    except BlockError as error:
+        if option_errors:  # reference/block/reopen_error_order.py
+            exact = not graph.jobs and len(given) == len(entries)
+            exact = exact and not any(_queued_under(node, merged) for node in merged)
+            found = {node: _option_errors(node, entry) for node, entry in given.items()}
+            raise BlockError(first_error(found, reached if exact else [], error.desc)) from None
         raise
     if option_errors:
         if any(_names_new_file(node, entry) for node, entry in merged.items()):
@@ -149,11 +154,15 @@ def blockdev_reopen(graph: BlockGraph, entries: list[QDict], file_is_option: boo
 
 def _reopen(
     graph: BlockGraph, merged: dict[Node, QDict], given: dict[Node, QDict], file_is_option: bool = False,
-    named_twice: bool = False,
+    named_twice: bool = False, reached: list[Stage] | None = None,
 ) -> None:  # fmt: skip
-    """The checks, then (all passed) the changes; raises before changing anything."""
+    """The checks, then (all passed) the changes; raises before changing anything.
+
+    REACHED gets each stage as it starts (reference/block/reopen_error_order.py)."""
     caches = shown_options(given, named_twice)  # before any change: it may abstain
     queued = backing_entry(merged)  # a backing child with its own entry (None: not one)
+    # a backing child's own entry is queued under its parent: no stages, the order abstains
+    stages = reached if reached is not None and queued is None else []
     new: dict[Node, Flags] = dict(queued.flags) if queued else {}
     backings: dict[Node, Node | None] = {}
     files: dict[Node, Node] = {}
@@ -165,6 +174,7 @@ def _reopen(
         graph, merged
     )  # nodes handing their files round (reference/block/reopen_file_swap.py)
     for node, entry in merged.items():
+        stages.append(Stage(node, inline=False))
         if node.driver in OTHER_DRIVERS:
             filter_changes.append(
                 reopen_other(node, given[node], _flags_of(node, entry), graph.throttle_groups)
@@ -212,9 +222,11 @@ def _reopen(
         _check_unchanged(node, given[node], file_is_option and _names_new_file(node, entry))
         child_options = entry.get("file")
         if isinstance(child_options, QDict):  # QEMU queues the child right after its parent
+            stages.append(Stage(node, inline=True))
             child = _inline_child(node, child_options, merged)
             new[child] = resolve_flags(child_options, flags)
             inline[child] = child_options
+    stages.append(Stage(None, inline=False))  # every entry prepared: the permission stage
     for node in order:  # children that took the node's options take the new ones (stateful test)
         for child in inheriting(node)[1:]:
             if child in new:
@@ -302,6 +314,27 @@ def _without_options(entry: QDict) -> QDict:
 
 def _option_error(node: Node, entry: QDict) -> str | None:
     """QEMU's error for the entry's option changes (None: none); abstains on changes that show."""
+    own = _own_option_error(node, entry)
+    if own is not None:
+        return own
+    found = _inline_zeroes_errors(entry)
+    if len(found) > 1:
+        raise NotModelled("blockdev-reopen: which inline child's option error comes first is not modelled")
+    return found[0][1] if found else None
+
+
+def _option_errors(node: Node, entry: QDict) -> OptionErrors:
+    """The entry's option errors by where QEMU prepares them (the node, its inline children)."""
+    inline = _inline_zeroes_errors(entry)
+    return OptionErrors(
+        _own_option_error(node, entry),
+        next((error for key, error in inline if key == "file"), None),
+        any(key != "file" for key, _ in inline),
+    )
+
+
+def _own_option_error(node: Node, entry: QDict) -> str | None:
+    """The node's own prepare: the window (raw), the generic options, qcow2's cache options."""
     window = reopen_window_error(node, entry)
     if window is not None:
         return window
@@ -313,15 +346,13 @@ def _option_error(node: Node, entry: QDict) -> str | None:
         return "setting detect-zeroes to unmap is not allowed without setting discard operation to unmap"
     if entry.get("driver") == "qcow2" == node.driver and (error := _qcow2_cache_error(node, entry)):
         return error
-    found = _inline_zeroes_errors(entry)
-    if len(found) > 1:
-        raise NotModelled("blockdev-reopen: which inline child's option error comes first is not modelled")
-    return found[0] if found else None
+    return None
 
 
-def _inline_zeroes_errors(entry: QDict) -> list[str]:
-    """Inline children (and a backing child's inline file) are prepared after the node."""
-    found: list[str] = []
+def _inline_zeroes_errors(entry: QDict) -> list[tuple[str, str]]:
+    """Inline children (and a backing child's inline file) are prepared after the node: each
+    error with the entry's key it came from."""
+    found: list[tuple[str, str]] = []
     for key in ("file", "backing"):
         child = entry.get(key)
         if not isinstance(child, QDict):
@@ -333,7 +364,7 @@ def _inline_zeroes_errors(entry: QDict) -> list[str]:
             *([resolve(file, {}, True)] if isinstance(file, QDict) else []),
         ):
             error = zeroes_error(options)
-            found += [error] if error else []
+            found += [(key, error)] if error else []
     return found
 
 
