@@ -83,7 +83,9 @@ def test_cache_sizes() -> None:
     assert read_only(g)
 
 
-def test_an_option_error_with_another_error_abstains() -> None:
+def test_an_option_error_in_a_node_named_twice_with_another_error_abstains() -> None:
     g = graph()
-    with pytest.raises(NotModelled, match="with another error"):  # which QEMU reports is not pinned
-        reopen(g, detect_zeroes="unmap", force_share=True)
+    first = QDict({"driver": "qcow2", "node-name": "s", "file": "sf", "force-share": True})
+    second = QDict({"driver": "qcow2", "node-name": "s", "file": "sf", "detect-zeroes": "unmap"})
+    with pytest.raises(NotModelled, match="with another error"):  # the queue's order: not pinned
+        blockdev_reopen(g, [first, second])
