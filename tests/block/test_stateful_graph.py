@@ -11,7 +11,9 @@ options at blockdev-add and reopen (cache.*, detect-zeroes, discard, raw offset/
 and HMP qemu-io reads with -P (stateful/option_rules.py), throttle groups and throttle, quorum,
 blkverify, blkdebug and null-co nodes over pool nodes (stateful/driver_rules.py), raw nodes over
 qcow2 nodes and compress filters, block-stream's base/backing-file/on-error and a file child's own
-cache entry next to its parent's (stateful/format_rules.py). After every step the
+cache entry next to its parent's (stateful/format_rules.py), and chains with a named backing
+reopened with the backing's own entry or inline options, throttle nodes exported and reopened
+read-only (stateful/chain_rules.py). After every step the
 reply and its events must match the oracle's prediction, and so must
 query-named-block-nodes. At the end, every image no node ever had writable
 keeps every byte, and a base a commit reached "ready" for holds the top's data.
@@ -40,6 +42,7 @@ from hypothesis.stateful import (
 from block.conftest import real_implementation
 from block.session import Session, Step
 from block.stateful.base import MachineBase, add_command, reached, reopen_entry
+from block.stateful.chain_rules import ChainRules
 from block.stateful.driver_rules import DriverRules
 from block.stateful.format_rules import FormatRules
 from block.stateful.option_rules import DATA_DRIVERS, OptionRules
@@ -54,7 +57,7 @@ LONE = ["raw", "rraw", "rsolo", "solo"]  # images without a backing file
 STEPS = 10
 
 
-class GraphMachine(OptionRules, DriverRules, FormatRules, MachineBase, RuleBasedStateMachine):
+class GraphMachine(OptionRules, DriverRules, FormatRules, ChainRules, MachineBase, RuleBasedStateMachine):
     impl: Implementation  # set by a subclass per implementation (hypothesis builds the machine)
 
     def __init__(self) -> None:
