@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
-from block.stateful.base import MachineBase, reached, reopen_entry
-from block.stateful.option_rules import CACHES
+from block.stateful.base import MachineBase, add_command, reached, reopen_entry
+from block.stateful.option_rules import CACHES, KINDS
 from reference.block.node import Node
 
 FLAGS = [None, True, False]
@@ -59,9 +59,28 @@ class ChainRules(MachineBase):
             return False
         own_files = ((top, top.file_child), (below, below.file_child))
         plain = all(f is not None and f.driver == "file" and f.inherits_from is n for n, f in own_files)
-        return plain and below.backing is None and not below.extra_children and not top.extra_children
+        # another parent (a compress filter, a raw node) over a chain node: abstains on read-only changes
+        alone = below.parents == [top] and all(f is not None and len(f.parents) == 1 for _, f in own_files)
+        bare = not below.extra_children and not top.extra_children
+        return plain and alone and bare and below.backing is None
 
-    def _chains(self, named: bool) -> list[Node]:
+    def _chains(self, data: st.DataObject, named: bool) -> list[Node]:
+        """The chains a reopen can take; none yet: open one (a rule drawn seldom in a short run
+        would rarely find one)."""
+        found = self._find_chains(named)
+        if not found:
+            kind = data.draw(st.sampled_from(sorted(CHAINS)))
+            if named:
+                self.add_named_chain(kind, data.draw(st.sampled_from(FLAGS)))
+            elif not self.pool.files_of(kind) & self._in_use():
+                name = self._fresh_name()
+                step = self._check(self.session.run(add_command(self.pool, kind, name, None, None)))
+                if "return" in step.reply:
+                    self.kinds[name] = kind
+            found = self._find_chains(named)
+        return sorted(found, key=lambda n: n.name)
+
+    def _find_chains(self, named: bool) -> list[Node]:
         graph = self.session.graph
         return [
             node for node in graph.nodes
@@ -94,10 +113,10 @@ class ChainRules(MachineBase):
     def reopen_backing_entry(self, data: st.DataObject, backing_first: bool) -> None:
         """The top and its named backing child, each with an entry (iotest 245), maybe the
         backing's file too, anywhere in the queue."""
-        chains = self._chains(named=True)
+        chains = self._chains(data, named=True)
         if not chains:
             return
-        top = data.draw(st.sampled_from(sorted(chains, key=lambda n: n.name)))
+        top = data.draw(st.sampled_from(chains))
         below = top.backing
         assert below is not None and top.file_child is not None and below.file_child is not None
         flags = st.sampled_from(FLAGS)
@@ -129,10 +148,10 @@ class ChainRules(MachineBase):
     ) -> None:
         """Inline options for the top's current backing child: named, or (opened from the
         header) without a node-name; its file by name or inline."""
-        chains = self._chains(named)
+        chains = self._chains(data, named)
         if not chains:
             return
-        top = data.draw(st.sampled_from(sorted(chains, key=lambda n: n.name)))
+        top = data.draw(st.sampled_from(chains))
         below = top.backing
         assert below is not None and top.file_child is not None and below.file_child is not None
         file = below.file_child
@@ -151,16 +170,47 @@ class ChainRules(MachineBase):
         entry = reopen_entry(top, data.draw(st.sampled_from(FLAGS))) | {"backing": options}
         self._reopen(f"inline backing, {'named' if named else 'header'}", [entry])
 
-    def _throttles(self) -> list[Node]:
+    def _throttles(self, data: st.DataObject) -> list[Node]:
+        """Named throttle nodes; none yet: open one over a free image (its file or a qcow2 node)."""
         graph = self.session.graph
+        if not any(n.driver == "throttle" for n in graph.nodes):
+            free = [kind for kind in KINDS if not self.pool.files_of(kind) & self._in_use()]
+            if free:
+                self._add_throttle(data, data.draw(st.sampled_from(free)))
         found = [n for n in graph.nodes if n.driver == "throttle" and not n.auto_named and n.file_child]
         return sorted(found, key=lambda n: n.name)
+
+    def _add_throttle(self, data: st.DataObject, kind: str) -> None:
+        graph = self.session.graph
+        if "g0" not in graph.throttle_groups:
+            self._check(
+                self.session.run(
+                    {"execute": "object-add", "arguments": {"qom-type": "throttle-group", "id": "g0"}}
+                )
+            )
+        image = self.pool.images[kind]
+        read_only = data.draw(st.sampled_from(FLAGS))
+        if data.draw(st.booleans()) or image.backing is not None:
+            child = {"driver": "file", "node-name": self._fresh_name(), "filename": image.path}
+            child = _flags(child, read_only, data.draw(st.sampled_from(FLAGS)))
+        else:
+            child = add_command(self.pool, kind, self._fresh_name(), read_only, None)["arguments"]
+        args = {"driver": "throttle", "node-name": self._fresh_name(), "throttle-group": "g0", "file": child}
+        step = self._check(
+            self.session.run(
+                {
+                    "execute": "blockdev-add",
+                    "arguments": _flags(args, data.draw(st.sampled_from(FLAGS)), None),
+                }
+            )
+        )
+        reached(f"throttle over {child['driver']}", step)
 
     @precondition(lambda self: not self.session.graph.jobs)
     @rule(data=st.data(), writable=st.booleans(), below=st.booleans())
     def export_throttle(self, data: st.DataObject, writable: bool, below: bool) -> None:
         """An export of a throttle node, or of the node below it (only throttle nodes use it)."""
-        throttles = self._throttles()
+        throttles = self._throttles(data)
         if not throttles:
             return
         node = data.draw(st.sampled_from(throttles))
@@ -181,7 +231,7 @@ class ChainRules(MachineBase):
     @rule(data=st.data(), read_only=st.booleans(), below=st.booleans())
     def reopen_throttle_read_only(self, data: st.DataObject, read_only: bool, below: bool) -> None:
         """A throttle node, or its file node / qcow2 node over its own file, going read-only or back."""
-        throttles = self._throttles()
+        throttles = self._throttles(data)
         if not throttles:
             return
         node = data.draw(st.sampled_from(throttles))
