@@ -1,0 +1,34 @@
+"""Which of two reopen errors QEMU reports, by its permission order, in the model on fake storage.
+
+Pinned on real binaries by fixtures/block/regressions.json regression-backing-entry-refresh-order
+(qsd and qemu-system 7.2): permissions are checked parents first, so a read-only file under a
+writable top comes before the backing's file that cannot open read-write.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from block.test_reopen_backing_entry_model import READ_ONLY, b, bf, graph, t
+from reference.block.errors import BlockError
+from reference.block.reopen import blockdev_reopen
+from reference.block.reopen_refresh_order import refresh_order
+
+
+def test_parents_come_first_and_the_top_s_file_before_the_backing() -> None:
+    g = graph()
+    merged = {g.find(name): None for name in ("bf", "t", "b")}
+    assert [node.name for node in refresh_order(merged)] == ["t", "tf", "b", "bf"]
+
+
+def test_the_read_only_file_under_the_top_is_reported_before_the_mount() -> None:
+    g = graph(writable=False, top_read_only=True)
+    with pytest.raises(BlockError, match=READ_ONLY):
+        blockdev_reopen(g, [bf(read_only=False), t(), b()])
+    assert all(node.read_only for node in g.nodes)
+
+
+def test_the_mount_alone_is_could_not_open() -> None:
+    g = graph(writable=False, top_read_only=True)
+    with pytest.raises(BlockError, match=r"^Could not open ./base."):
+        blockdev_reopen(g, [t(read_only=True), bf(read_only=False), b()])
