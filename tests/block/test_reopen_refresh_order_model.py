@@ -17,8 +17,8 @@ from reference.block.reopen_refresh_order import refresh_order
 
 def test_parents_come_first_and_the_top_s_file_before_the_backing() -> None:
     g = graph()
-    merged = {g.find(name): None for name in ("bf", "t", "b")}
-    assert [node.name for node in refresh_order(merged)] == ["t", "tf", "b", "bf"]
+    entries = [node for name in ("bf", "t", "b") if (node := g.find(name)) is not None]
+    assert [node.name for node in refresh_order(entries)] == ["t", "tf", "b", "bf"]
 
 
 def test_the_read_only_file_under_the_top_is_reported_before_the_mount() -> None:
