@@ -233,7 +233,8 @@ def _reopen(
             if child in new:
                 continue
             new[child] = _inherited(child, node, merged.get(node), new)
-    if queued is not None and _read_only_first(graph, merged, new):
+    reorder = queued is not None or any(isinstance(e.get("backing"), QDict) for e in merged.values())
+    if reorder and _read_only_first(graph, merged, new):
         _check_permissions(graph, new)  # its node comes first in QEMU's order (reopen_refresh_order.py)
     for node, flags in new.items():  # file-posix reopens its fd once every entry is prepared
         _check_open(graph, node, flags, writer=_has_writer(node, new, graph))

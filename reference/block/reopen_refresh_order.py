@@ -9,7 +9,8 @@ that stays or goes read-only) and "Could not open" (a file that cannot open read
 The order: the queue (each entry's node, then the children it opened, file before backing,
 depth first, a node queued once), reversed, each node then put before all it reaches (depth
 first, children file before backing). Used where a backing child has its own entry
-(reference/block/reopen_backing_entry.py); other queues check every open first.
+(reference/block/reopen_backing_entry.py) or inline options (reopen_inline_backing.py,
+regression-inline-backing-refresh-order); other queues check every open first.
 """
 
 from __future__ import annotations
