@@ -148,8 +148,8 @@ class DriverRules(MachineBase):
             inline = _as_it_is(child, data.draw(st.booleans()))
             if child.inherits_from is not node or inline is None:
                 return  # only a child opened inline, reopened as it is, is modelled
-            if node.read_only or node.auto_read_only:
-                return  # the entry resets the node's flags and the inline child's with them: not modelled
+            if node.read_only or node.auto_read_only or child.read_only or child.auto_read_only:
+                return  # the entry resets the flags of the node and of its inline child: not modelled
             entry[key] = inline
         self._reopen(f"reopen {node.driver}, {change}", [entry])
 
