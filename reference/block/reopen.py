@@ -81,7 +81,6 @@ from reference.block.reopen_file_swap import traded_files
 from reference.block.reopen_filter_insert import filter_move
 from reference.block.reopen_inline_backing import BACKING_DEFAULTS, InlineRelink, inline_flags
 from reference.block.reopen_plain import commit, plain_entry
-from reference.block.reopen_refresh_order import read_only_first, refresh_order
 from reference.block.reopen_shared_file import check_shared_file, shareable
 from reference.block.throttle_users import first_read_only, write_path
 from reference.qobject.values import QDict, QNull, bucket_of
@@ -234,8 +233,8 @@ def _reopen(
                 continue
             new[child] = _inherited(child, node, merged.get(node), new)
     reorder = queued is not None or any(isinstance(e.get("backing"), QDict) for e in merged.values())
-    if reorder and _read_only_first(graph, merged, new):
-        _check_permissions(graph, new)  # its node comes first in QEMU's order (reopen_refresh_order.py)
+    if reorder and _read_only_under_writer(merged, new):
+        _check_permissions(graph, new)  # reported before any file's "Could not open"
     for node, flags in new.items():  # file-posix reopens its fd once every entry is prepared
         _check_open(graph, node, flags, writer=_has_writer(node, new, graph))
     _check_permissions(graph, new)
@@ -632,22 +631,24 @@ def _has_writer(node: Node, new: dict[Node, Flags], graph: BlockGraph | None = N
     )
 
 
-def _read_only_first(graph: BlockGraph, merged: dict[Node, QDict], new: dict[Node, Flags]) -> bool:
-    """A qcow2 writer's read-only file before a file that cannot open read-write, in QEMU's order."""
-
-    def under_writer(node: Node) -> bool:
+def _read_only_under_writer(merged: dict[Node, QDict], new: dict[Node, Flags]) -> bool:
+    """Whether a node at or below the queued ones stays or goes read-only under a qcow2 parent
+    that writes to it. QEMU then reports "Block node is read-only" even where a file also cannot
+    open read-write, wherever that file is queued (qsd and qemu-system 7.2: queues [bf, t, b],
+    [b, t] and inline backing options; fixtures/block/regressions.json
+    regression-backing-entry-refresh-order, regression-inline-backing-refresh-order)."""
+    seen: set[Node] = set()
+    below = list(merged)
+    while below:
+        node = below.pop()
+        if node in seen:
+            continue
+        seen.add(node)
         writers = (p for p in node.parents if p.driver == "qcow2" and p.file_child is node)
-        return _flags(node, new).read_only and any(not _flags(p, new).read_only for p in writers)
-
-    def cannot_open(node: Node) -> bool:
-        try:
-            if node in new:
-                _check_open(graph, node, new[node], writer=_has_writer(node, new, graph))
-        except BlockError:
+        if _flags(node, new).read_only and any(not _flags(p, new).read_only for p in writers):
             return True
-        return False
-
-    return read_only_first(refresh_order(merged), under_writer, cannot_open)
+        below.extend(node.children())
+    return False
 
 
 def _check_open(graph: BlockGraph, node: Node, flags: Flags, writer: bool) -> None:
