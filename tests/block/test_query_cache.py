@@ -105,6 +105,7 @@ CHANGES: dict[str, Callable[[Node, object], object]] = {
     "raw_size": lambda node, v: 512 if v is None else None,
     "raw_given": lambda node, v: frozenset({"offset"}) if not v else frozenset(),
     "cache_given": lambda node, v: frozenset({"direct"}) if not v else frozenset(),
+    "cache_carried": lambda node, v: frozenset({"no-flush"}) if not v else frozenset(),
     "discard": lambda node, v: "unmap" if v == "ignore" else "ignore",
     "extra_children": lambda node, v: [leaf()],
     "sticky_options": lambda node, v: {"size": 1024},

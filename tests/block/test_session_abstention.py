@@ -75,15 +75,15 @@ def session(stream: ScriptedStream) -> Session:
 def test_steps_after_an_abstention_do_not_wait_for_unpredicted_job_events() -> None:
     stream = ScriptedStream({
         "qmp_capabilities": [b'{"return": {}}'],
-        # on-error is not modelled for block-stream: the oracle abstains
-        "block-stream": [status("s", "created"), status("s", "running"), b'{"return": {}}'],
+        # blockdev-backup is not modelled: the oracle abstains
+        "blockdev-backup": [status("s", "created"), status("s", "running"), b'{"return": {}}'],
         "job-pause": [status("s", "paused"), b'{"return": {}}'],
         "query-jobs": [b'{"return": []}'],
     })  # fmt: skip
     s = session(stream)
-    stream_args = {"job-id": "s", "device": "top", "on-error": "report"}
-    first = s.run({"execute": "block-stream", "arguments": stream_args})
-    assert first.predicted is None and "on-error" in first.why_not
+    backup_args = {"job-id": "s", "device": "top", "target": "other", "sync": "full"}
+    first = s.run({"execute": "blockdev-backup", "arguments": backup_args})
+    assert first.predicted is None and "blockdev-backup" in first.why_not
     later = s.run({"execute": "job-pause", "arguments": {"id": "s"}})
     assert later.predicted is None and later.why_not == "an earlier step was not modelled"
     assert len(first.events) == 2 and len(later.events) == 1  # what came before each reply, kept
