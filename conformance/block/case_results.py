@@ -48,12 +48,18 @@ def case_result(
     result.observed = [observed_line(step) for step in steps] + list(bad_data)
     result.setup = _setup(fixture, case, name, version)
     result.rerun = rerun_command(case.id, name)
-    divergence = known.get((case.id, name))
-    if divergence is not None:
-        result.known = {"kind": divergence.kind, "reason": divergence.reason}
-        if divergence.intermittent:
-            result.known["intermittent"] = True
+    result.known = known_entry(known.get((case.id, name)))
     return result
+
+
+def known_entry(divergence: Divergence | None) -> dict[str, Any] | None:
+    """A recorded divergence as a result carries it (None: none recorded)."""
+    if divergence is None:
+        return None
+    entry: dict[str, Any] = {"kind": divergence.kind, "reason": divergence.reason}
+    if divergence.intermittent:
+        entry["intermittent"] = True
+    return entry
 
 
 def rerun_command(case_id: str, impl_name: str) -> str:

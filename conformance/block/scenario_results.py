@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from conformance.block.case_results import expected_line, image_summary, observed_line
+from conformance.block.case_results import expected_line, image_summary, known_entry, observed_line
 from conformance.block.scenarios import Outcome, Scenario
 from conformance.divergences import Divergence
 from conformance.runner import CRASH, DIVERGE, PASS, SKIP, Result
@@ -41,11 +41,7 @@ def scenario_result(
         result.observed += [f"the image does not read back {entry}" for entry in outcome.bad_data]
     result.setup = _setup(scenario, name, version)
     result.rerun = rerun_command(scenario.id, name)
-    divergence = known.get((scenario.id, name))
-    if divergence is not None:
-        result.known = {"kind": divergence.kind, "reason": divergence.reason}
-        if divergence.intermittent:
-            result.known["intermittent"] = True
+    result.known = known_entry(known.get((scenario.id, name)))
     return result
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
 from block.stateful.base import MachineBase, add_command, reached, reopen_entry
-from block.stateful.option_rules import CACHES, KINDS
+from block.stateful.option_rules import KINDS, _cache_options
 from reference.block.node import Node
 
 FLAGS = [None, True, False]
@@ -35,17 +35,7 @@ def _flags(entry: dict[str, Any], read_only: bool | None, aro: bool | None) -> d
 
 def _cache_members(data: st.DataObject) -> dict[str, Any]:
     """Maybe a cache, detect-zeroes and discard (values the inline backing model knows)."""
-    options: dict[str, Any] = {}
-    cache = data.draw(st.sampled_from(CACHES))
-    if cache is not None:
-        options["cache"] = cache
-    zeroes = data.draw(st.sampled_from([None, "off", "on"]))
-    if zeroes is not None:
-        options["detect-zeroes"] = zeroes
-    discard = data.draw(st.sampled_from([None, "ignore", "unmap"]))
-    if discard is not None:
-        options["discard"] = discard
-    return options
+    return _cache_options(data, empty=False, zeroes_from=(None, "off", "on"))
 
 
 def _has_options(node: Node) -> bool:

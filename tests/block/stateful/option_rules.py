@@ -35,14 +35,18 @@ CACHES: list[dict[str, bool] | None] = [
 ]  # fmt: skip
 
 
-def _cache_options(data: st.DataObject, empty: bool = True) -> dict[str, Any]:
+def _cache_options(
+    data: st.DataObject,
+    empty: bool = True,
+    zeroes_from: tuple[str | None, ...] = (None, "off", "on", "unmap"),
+) -> dict[str, Any]:
     """Some of cache / detect-zeroes / discard (maybe none); empty: maybe an empty cache ({}), which
-    blockdev-add refuses (a reopen's answer to it is not modelled)."""
+    blockdev-add refuses (a reopen's answer to it is not modelled); detect-zeroes from zeroes_from."""
     options: dict[str, Any] = {}
     cache = data.draw(st.sampled_from([*CACHES, {}] if empty else CACHES))
     if cache is not None:
         options["cache"] = cache
-    zeroes = data.draw(st.sampled_from([None, "off", "on", "unmap"]))
+    zeroes = data.draw(st.sampled_from(zeroes_from))
     if zeroes is not None:
         options["detect-zeroes"] = zeroes
     discard = data.draw(st.sampled_from([None, "ignore", "unmap"]))
